@@ -1,0 +1,129 @@
+"""The nine factors of variation of dMelodies and the index <-> labels bijection (SPEC §1).
+
+This module is the single definition of the factors: the generator, the TFDS features, the
+disentanglement_lib ground-truth view and the report all read their keys, sizes and value names
+from :data:`FACTORS`, so nothing downstream re-derives them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Factor:
+    """One factor of variation: its key, and the value names indexed by label."""
+
+    key: str
+    values: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+
+# The 28 ways to place 6 onsets in the 8 eighth-note slots of a bar, in lexicographic order of the
+# chosen slot tuple (SPEC §1): entry 0 plays slots 0-5, entry 27 plays slots 2-7.
+RHYTHM_ONSETS: tuple[tuple[int, ...], ...] = tuple(itertools.combinations(range(8), 6))
+RHYTHM_MASKS: np.ndarray = np.zeros((len(RHYTHM_ONSETS), 8), dtype=bool)
+for _row, _onsets in enumerate(RHYTHM_ONSETS):
+    RHYTHM_MASKS[_row, list(_onsets)] = True
+RHYTHM_MASKS.setflags(write=False)
+
+_RHYTHM_NAMES = tuple("".join("1" if on else "0" for on in mask) for mask in RHYTHM_MASKS)
+_ARP = ("up", "down")
+
+FACTORS: tuple[Factor, ...] = (
+    Factor("tonic", ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")),
+    Factor("octave", ("4", "5", "6")),
+    Factor("scale", ("major", "minor", "blues")),
+    Factor("rhythm_bar1", _RHYTHM_NAMES),
+    Factor("rhythm_bar2", _RHYTHM_NAMES),
+    Factor("arp_chord1", _ARP),
+    Factor("arp_chord2", _ARP),
+    Factor("arp_chord3", _ARP),
+    Factor("arp_chord4", _ARP),
+)
+FACTOR_KEYS: tuple[str, ...] = tuple(f.key for f in FACTORS)
+FACTOR_SIZES: tuple[int, ...] = tuple(f.size for f in FACTORS)
+NUM_FACTORS = len(FACTORS)
+NUM_EXAMPLES = int(np.prod(FACTOR_SIZES))  # 1,354,752
+
+
+def _as_int_array(values, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        if array.size and not np.all(np.equal(np.mod(array, 1), 0)):
+            raise ValueError(f"{name} must be integers, got dtype {array.dtype}")
+        if array.size == 0:
+            return array.astype(np.int64)
+        array = array.astype(np.int64)
+    return array.astype(np.int64, copy=False)
+
+
+def check_indices(indices) -> np.ndarray:
+    """Return ``indices`` as an int64 array, or raise ``ValueError`` if any is outside [0, N)."""
+    indices = _as_int_array(indices, "indices")
+    bad = (indices < 0) | (indices >= NUM_EXAMPLES)
+    if np.any(bad):
+        raise ValueError(
+            f"index {int(indices[bad].flat[0])} is out of range: dMelodies indices are 0..{NUM_EXAMPLES - 1}"
+        )
+    return indices
+
+
+def check_labels(labels) -> np.ndarray:
+    """Return ``labels`` as an int64 (n, 9) array, or raise ``ValueError`` naming the bad factor."""
+    labels = _as_int_array(labels, "labels")
+    if labels.ndim == 1:
+        labels = labels[None, :]
+    if labels.ndim != 2 or labels.shape[1] != NUM_FACTORS:
+        raise ValueError(f"labels must have shape (n, {NUM_FACTORS}), got {labels.shape}")
+    for column, factor in enumerate(FACTORS):
+        bad = (labels[:, column] < 0) | (labels[:, column] >= factor.size)
+        if np.any(bad):
+            raise ValueError(
+                f"factor '{factor.key}' has label {int(labels[bad, column][0])}; "
+                f"allowed labels are 0..{factor.size - 1}"
+            )
+    return labels
+
+
+def index_to_factors(indices) -> np.ndarray:
+    """Labels (n, 9) of examples ``indices``: the C-order mixed-radix digits of each index (SPEC §1)."""
+    indices = check_indices(np.atleast_1d(indices))
+    return np.stack(np.unravel_index(indices.ravel(), FACTOR_SIZES), axis=1).astype(np.int64)
+
+
+def factors_to_index(labels) -> np.ndarray:
+    """Indices (n,) of the examples with the given labels (n, 9); the inverse of :func:`index_to_factors`."""
+    labels = check_labels(labels)
+    return np.ravel_multi_index(tuple(labels.T), FACTOR_SIZES).astype(np.int64)
+
+
+def factor_label(key: str, value: str | int) -> int:
+    """The label of ``value`` for factor ``key``; accepts a value name ("G#", "minor") or a label."""
+    try:
+        factor = FACTORS[FACTOR_KEYS.index(key)]
+    except ValueError:
+        raise ValueError(f"unknown factor '{key}'; factors are {', '.join(FACTOR_KEYS)}") from None
+    text = str(value).strip()
+    if text in factor.values:
+        return factor.values.index(text)
+    if text.lstrip("-").isdigit() and key not in ("octave",):
+        label = int(text)
+        if 0 <= label < factor.size:
+            return label
+    raise ValueError(
+        f"unknown value {value!r} for factor '{key}'; allowed: {', '.join(factor.values)}"
+        + ("" if key == "octave" else f" (or a label 0..{factor.size - 1})")
+    )
+
+
+def describe(labels: Sequence[int]) -> dict[str, str]:
+    """Value names of one example's labels, keyed by factor."""
+    labels = check_labels(labels)[0]
+    return {f.key: f.values[int(label)] for f, label in zip(FACTORS, labels)}
