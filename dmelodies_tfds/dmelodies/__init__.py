@@ -1,0 +1,1 @@
+"""The `dmelodies` TFDS dataset folder: builder, catalog README, citation, tags, checksums."""

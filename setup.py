@@ -1,0 +1,41 @@
+"""dmelodies: the dMelodies disentanglement benchmark on TensorFlow (dataset, training, evaluation).
+
+disentanglement-lib 1.5 pins TF1-era packages (tensorflow-probability 0.7, tensorflow-hub) that do
+not import on TF 2.21, so it is installed without its dependencies (see README's install command)
+and the few it really needs are listed here instead.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="dmelodies",
+    version="1.0.0",
+    description="The dMelodies music disentanglement dataset (TFDS) and its benchmarks in Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["dmelodies_tfds", "dmelodies_tfds.*", "benchmarks", "benchmarks.*"]),
+    package_data={"dmelodies_tfds.dmelodies": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv"]},
+    include_package_data=True,
+    install_requires=[
+        "numpy>=1.26",
+        "tensorflow==2.21.*",
+        "tensorflow-datasets==4.9.*",
+        "importlib_resources",  # imported by TFDS 4.9.10 but missing from its metadata
+        "music21>=9",
+        "gin-config==0.5.*",
+        "absl-py",
+        "tensorboard",
+        "matplotlib",
+        "tqdm",
+        # What disentanglement-lib's ground_truth and metrics modules import (it is installed --no-deps).
+        "scikit-learn",
+        "scipy",
+        "pandas",
+        "simplejson",
+        "six",
+        "future",
+        "imageio",
+        "pillow",
+    ],
+    extras_require={"test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel"]},
+)

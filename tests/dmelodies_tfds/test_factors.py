@@ -1,0 +1,65 @@
+import hashlib
+
+import numpy as np
+import pytest
+
+import dmelodies_tfds as d
+
+LABELS_SHA256 = "683560823471ad2920298b45618b074b24c07fcab6e139e0f1ea97f3cd53b0a6"
+
+
+def test_factor_definitions_match_spec():
+    assert d.NUM_EXAMPLES == 1_354_752
+    assert d.FACTOR_KEYS == ("tonic", "octave", "scale", "rhythm_bar1", "rhythm_bar2",
+                             "arp_chord1", "arp_chord2", "arp_chord3", "arp_chord4")
+    assert d.FACTOR_SIZES == (12, 3, 3, 28, 28, 2, 2, 2, 2)
+    assert d.FACTORS[0].values[3] == "D#" and d.FACTORS[2].values == ("major", "minor", "blues")
+    rhythms = d.FACTORS[3].values
+    assert (rhythms[0], rhythms[1], rhythms[27]) == ("11111100", "11111010", "00111111")
+    assert d.RHYTHM_MASKS.sum(axis=1).tolist() == [6] * 28
+
+
+def test_spec_index_examples():
+    np.testing.assert_array_equal(
+        d.index_to_factors([1_000_000, 123_456]),
+        [[8, 2, 1, 20, 4, 0, 0, 0, 0], [1, 0, 0, 23, 16, 0, 0, 0, 0]],
+    )
+
+
+def test_labels_fingerprint_of_whole_dataset():
+    labels = d.index_to_factors(np.arange(d.NUM_EXAMPLES)).astype("<i4")
+    assert hashlib.sha256(labels.tobytes()).hexdigest() == LABELS_SHA256
+
+
+def test_index_labels_round_trip():
+    indices = np.random.default_rng(0).integers(0, d.NUM_EXAMPLES, 10_000)
+    np.testing.assert_array_equal(d.factors_to_index(d.index_to_factors(indices)), indices)
+    assert d.factors_to_index([11, 2, 2, 27, 27, 1, 1, 1, 1]).tolist() == [d.NUM_EXAMPLES - 1]
+
+
+@pytest.mark.parametrize("bad", [-1, d.NUM_EXAMPLES, [0, 5, 2_000_000]])
+def test_out_of_range_index_is_named(bad):
+    with pytest.raises(ValueError, match="out of range.*0..1354751"):
+        d.index_to_factors(bad)
+
+
+def test_out_of_range_label_names_the_factor():
+    with pytest.raises(ValueError, match="factor 'rhythm_bar2' has label 28; allowed labels are 0..27"):
+        d.factors_to_index([0, 0, 0, 0, 28, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="shape"):
+        d.factors_to_index([0, 0, 0])
+    with pytest.raises(ValueError, match="integers"):
+        d.factors_to_index([0.5] * 9)
+
+
+def test_factor_label_accepts_names_and_rejects_unknown_values():
+    assert d.factor_label("tonic", "G") == 7
+    assert d.factor_label("octave", "6") == 2
+    assert d.factor_label("rhythm_bar1", "5") == 5
+    assert d.factor_label("arp_chord3", "down") == 1
+    with pytest.raises(ValueError, match="unknown value 'H' for factor 'tonic'"):
+        d.factor_label("tonic", "H")
+    with pytest.raises(ValueError, match="unknown value '7' for factor 'octave'"):
+        d.factor_label("octave", "7")
+    with pytest.raises(ValueError, match="unknown factor 'key'"):
+        d.factor_label("key", "C")
