@@ -1,0 +1,64 @@
+"""Atomic output: the final name holds the old file, the whole new file, or nothing (issue 2, item 5)."""
+import os
+
+import pytest
+
+from dmelodies_tfds._atomic import atomic_output
+
+
+def test_writes_the_whole_file_with_ordinary_permissions(tmp_path):
+    path = tmp_path / "out.bin"
+    with atomic_output(path) as file:
+        file.write(b"abc")
+        assert not path.exists()  # nothing under the final name until the write has finished
+    assert path.read_bytes() == b"abc"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_an_error_leaves_no_file_and_no_temporary(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic_output(tmp_path / "out.bin") as file:
+            file.write(b"half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_keeps_the_old_file_when_overwriting(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(path, overwrite=True) as file:
+            file.write(b"new")
+            raise RuntimeError("interrupted")
+    assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
+
+
+def test_refuses_an_existing_path_unless_overwrite(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(FileExistsError, match="already exists"):
+        with atomic_output(path):
+            pass
+    with atomic_output(path, overwrite=True) as file:
+        file.write(b"new")
+    assert path.read_bytes() == b"new" and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_file_appearing_during_the_write_is_not_replaced(tmp_path):
+    path = tmp_path / "out.bin"
+    with pytest.raises(FileExistsError, match="already exists"):
+        with atomic_output(path) as file:
+            file.write(b"mine")
+            path.write_bytes(b"theirs")
+    assert path.read_bytes() == b"theirs" and list(tmp_path.iterdir()) == [path]
+
+
+def test_refuses_a_missing_folder_and_a_folder_as_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        with atomic_output(tmp_path / "missing" / "out.bin"):
+            pass
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        with atomic_output(tmp_path, overwrite=True):
+            pass
