@@ -37,5 +37,9 @@ setup(
         "imageio",
         "pillow",
     ],
-    extras_require={"test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel"]},
+    extras_require={
+        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel"],
+        # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).
+        "tfds-cli": ["apache-beam", "mlcroissant"],
+    },
 )
