@@ -21,8 +21,10 @@ import dataclasses
 import os
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
+# TensorFlow is imported on first use, as in TFDS's own builders: registering the builder stays cheap.
+from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
+from tensorflow_datasets.proto import tf_example_pb2
 
 from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies, splits
@@ -167,7 +169,7 @@ def serialize_examples(indices: np.ndarray) -> list[bytes]:
     columns = np.concatenate(
         [melodies.generate_tokens(indices), indices[:, None], F.index_to_factors(indices)], axis=1
     ).tolist()
-    example = tf.train.Example()
+    example = tf_example_pb2.Example()
     feature = example.features.feature
     score = feature["score"].int64_list.value
     scalars = [feature[key].int64_list.value for key in ("index",) + F.FACTOR_KEYS]
