@@ -1,0 +1,46 @@
+"""What every benchmark architecture hands to an objective: an encoder, a decoder, and how to read them."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import keras
+
+# SPEC §6: every weight matrix (dense, convolution, embedding, recurrent) starts Glorot/Xavier-normal.
+INITIALIZER = "glorot_normal"
+
+
+@dataclasses.dataclass
+class Architecture:
+    """An encoder/decoder pair.
+
+    Attributes:
+      name: "cnn", "rnn" or "dsprites"; recorded in ``results.json``.
+      encoder: inputs -> ``[z_mean, z_log_std]``, built only from Keras' own layers so that it loads
+        with ``keras.saving.load_model`` and nothing else (evaluation reads it that way).
+      decoder: z -> logits, decoding freely: what evaluation and ``decoder.keras`` use.
+      likelihood: the output distribution: "categorical" (token logits, SPEC §6) or "bernoulli" (pixels).
+      teacher_forced_decoder: ``[z, targets]`` -> logits sharing the decoder's weights, for decoders that
+        are teacher-forced in training (the RNN, SPEC §6); None when training decodes like evaluation.
+    """
+
+    name: str
+    encoder: keras.Model
+    decoder: keras.Model
+    likelihood: str = "categorical"
+    teacher_forced_decoder: Optional[keras.Model] = None
+
+    def count_params(self) -> dict[str, int]:
+        """Parameters of the encoder, the decoder and both, for the run log (SPEC §6 sizes)."""
+        encoder, decoder = self.encoder.count_params(), self.decoder.count_params()
+        return {"encoder": encoder, "decoder": decoder, "total": encoder + decoder}
+
+
+def gaussian_heads(features, latent_dim: int, hidden_units: int, name: str = "encoder") -> list:
+    """The posterior's two heads, each Dense(hidden) + SELU + Dense(latent): mean and log std (SPEC §6)."""
+    heads = []
+    for head in ("z_mean", "z_log_std"):
+        hidden = keras.layers.Dense(hidden_units, activation="selu", kernel_initializer=INITIALIZER,
+                                    name=f"{head}_hidden")(features)
+        heads.append(keras.layers.Dense(latent_dim, kernel_initializer=INITIALIZER, name=head)(hidden))
+    return heads

@@ -1,0 +1,155 @@
+"""What the three objectives share: the reparameterised sample, the KL term, the reconstruction
+term, and a ``keras.Model`` that trains an :class:`~benchmarks.models.Architecture` (SPEC §6).
+
+A subclass states its loss in :meth:`VAE.objective`; the generic ``train_step`` differentiates it with
+respect to the encoder and decoder only and reports every term to the loss trackers.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from benchmarks.models import Architecture
+
+
+class Sampling(keras.layers.Layer):
+    """z = mean + exp(log_std) * ε, ε ~ N(0, I): the reparameterised posterior sample (SPEC §6)."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, z_mean, z_log_std):
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(z_log_std) * epsilon
+
+
+def kl_divergence(z_mean, z_log_std):
+    """KL(N(mean, exp(log_std)²) ‖ N(0, I)), summed over latent dimensions, averaged over the batch."""
+    per_dimension = 0.5 * (ops.square(z_mean) + ops.exp(2.0 * z_log_std) - 1.0) - z_log_std
+    return ops.mean(ops.sum(per_dimension, axis=-1))
+
+
+def categorical_reconstruction(tokens, logits):
+    """Token cross-entropy averaged over every token of the batch, and per-token argmax accuracy."""
+    loss = ops.mean(keras.losses.sparse_categorical_crossentropy(tokens, logits, from_logits=True))
+    predicted = ops.cast(ops.argmax(logits, axis=-1), tokens.dtype)
+    return loss, ops.mean(ops.cast(ops.equal(predicted, tokens), "float32"))
+
+
+def bernoulli_reconstruction(images, logits):
+    """Pixel cross-entropy summed over an image, averaged over the batch, and pixel accuracy."""
+    images = ops.cast(images, logits.dtype)
+    loss = ops.mean(ops.sum(ops.reshape(ops.binary_crossentropy(images, logits, from_logits=True),
+                                        (ops.shape(images)[0], -1)), axis=-1))
+    return loss, ops.mean(ops.cast(ops.equal(ops.cast(logits > 0, images.dtype), images), "float32"))
+
+
+RECONSTRUCTIONS = {"categorical": categorical_reconstruction, "bernoulli": bernoulli_reconstruction}
+
+
+class Terms(NamedTuple):
+    """One forward pass: the loss terms and the sample they were computed from."""
+
+    reconstruction: tf.Tensor
+    accuracy: tf.Tensor
+    kl: tf.Tensor
+    z: tf.Tensor
+
+
+class VAE(keras.Model):
+    """Trains ``architecture`` on an objective defined by a subclass.
+
+    Subclasses set ``method`` and ``hyperparameter_name`` (as ``results.json`` records them), expose
+    ``hyperparameter_value`` and implement :meth:`objective`.
+
+    Args:
+      architecture: the encoder and decoder to train.
+      steps_per_epoch: lets schedules whose warm-up SPEC §6 gives in epochs count steps.
+      seed: seed of the posterior samples (None: drawn from ``keras.utils.set_random_seed``'s state).
+    """
+
+    method: str
+    hyperparameter_name: str
+
+    def __init__(self, architecture: Architecture, steps_per_epoch: int = 1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.architecture_name = architecture.name
+        self.encoder, self.decoder = architecture.encoder, architecture.decoder
+        self.teacher_forced_decoder = architecture.teacher_forced_decoder
+        self.reconstruct = RECONSTRUCTIONS[architecture.likelihood]
+        self.steps_per_epoch = steps_per_epoch
+        self.sampling = Sampling(seed, name="sampling")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
+
+    @property
+    def hyperparameter_value(self) -> float:
+        raise NotImplementedError
+
+    def tracked_names(self) -> tuple[str, ...]:
+        """Quantities averaged over an epoch and shown in the progress bar and TensorBoard."""
+        return ("loss", "reconstruction_loss", "reconstruction_accuracy", "kl")
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def vae_weights(self) -> list:
+        """The encoder's and decoder's trainable weights: what the VAE optimiser updates."""
+        return self.encoder.trainable_weights + self.decoder.trainable_weights
+
+    @property
+    def optimizers(self) -> list:
+        return [self.optimizer]
+
+    def build_optimizers(self) -> None:
+        """Creates the optimisers' slots now, so a checkpoint can restore them before training."""
+        self.optimizer.build(self.vae_weights)
+
+    def terms(self, inputs, training: bool) -> Terms:
+        """Encode, sample, decode (teacher-forced where the architecture is, in training) and score."""
+        z_mean, z_log_std = self.encoder(inputs, training=training)
+        z = self.sampling(z_mean, z_log_std)
+        if training and self.teacher_forced_decoder is not None:
+            logits = self.teacher_forced_decoder([z, inputs], training=True)
+        else:
+            logits = self.decoder(z, training=training)
+        reconstruction, accuracy = self.reconstruct(inputs, logits)
+        return Terms(reconstruction, accuracy, kl_divergence(z_mean, z_log_std), z)
+
+    def objective(self, terms: Terms, step) -> tuple[tf.Tensor, dict]:
+        """The loss to minimise at optimiser step ``step``, and any schedule values to log."""
+        raise NotImplementedError
+
+    def call(self, inputs, training=False):
+        """Reconstruction logits, decoding freely."""
+        z_mean, z_log_std = self.encoder(inputs, training=training)
+        return self.decoder(self.sampling(z_mean, z_log_std), training=training)
+
+    def train_step(self, inputs):
+        with tf.GradientTape() as tape:
+            terms = self.terms(inputs, training=True)
+            loss, logs = self.objective(terms, self.optimizer.iterations)
+        weights = self.vae_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        return self.record(loss, terms, **logs)
+
+    def test_step(self, inputs):
+        terms = self.terms(inputs, training=False)
+        loss, logs = self.objective(terms, self.optimizer.iterations)
+        return self.record(loss, terms, **logs)
+
+    def record(self, loss, terms: Terms, **values) -> dict:
+        """Updates the trackers with this batch; returns their running means and ``values`` as logs."""
+        for name, value in dict(loss=loss, reconstruction_loss=terms.reconstruction,
+                                reconstruction_accuracy=terms.accuracy, kl=terms.kl, **values).items():
+            if name in self.trackers:
+                self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()} | {
+            name: value for name, value in values.items() if name not in self.trackers
+        }
+
