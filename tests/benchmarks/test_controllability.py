@@ -1,0 +1,77 @@
+"""Controllability on decoders whose answer is known: one dimension per factor, none, and garbage."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dmelodies_tfds as d
+from benchmarks.controllability import compute_controllability
+from benchmarks.ground_truth import DMelodiesData
+
+SIZES = np.array(d.FACTOR_SIZES)
+
+
+def labels_as_code(tokens):
+    """An encoder whose code is the nine labels."""
+    return d.factors_from_tokens(tokens).astype(np.float64)
+
+
+def decode_labels(z):
+    """A decoder that reads the nine labels back from the code: dimension k sets factor k alone."""
+    labels = np.clip(np.rint(z[:, :d.NUM_FACTORS]), 0, SIZES - 1).astype(np.int64)
+    return d.generate_tokens(d.factors_to_index(labels))
+
+
+def run(representation, decode, seed=0, **kwargs):
+    return compute_controllability(DMelodiesData(), representation, decode, np.random.RandomState(seed),
+                                   **{"num_examples": 200, "num_steps": 6, **kwargs})
+
+
+def test_one_dimension_per_factor_is_found_and_scores_high():
+    scores = run(labels_as_code, decode_labels)
+    change = np.array(scores["change_matrix"])
+    assert change.shape == (9, 9)
+    assert np.all(change[~np.eye(9, dtype=bool)] == 0)
+    assert np.all(np.diag(change) >= 0.3)  # binary factors flip on about half the steps, others more
+    assert [scores[f"dimension_{key}"] for key in d.FACTOR_KEYS] == list(range(9))
+    assert scores["decoded_validity"] == 1.0
+    assert scores["controllability"] == pytest.approx(np.mean(np.diag(change)))
+    assert scores["controllability"] > 0.5
+
+
+def test_a_second_dimension_on_the_same_factor_closes_its_gap():
+    """Dimensions 0 and 9 both set the tonic (their sum does): the tonic's gap shrinks, the rest stay."""
+    def encode(tokens):
+        codes = labels_as_code(tokens)
+        return np.concatenate([codes[:, :1] / 2, codes[:, 1:], codes[:, :1] / 2], axis=1)
+
+    def decode(z):
+        return decode_labels(np.concatenate([z[:, :1] + z[:, 9:10], z[:, 1:9]], axis=1))
+
+    scores, alone = run(encode, decode), run(labels_as_code, decode_labels)
+    change = np.array(scores["change_matrix"])
+    assert change[0, 0] > 0.3 and change[9, 0] > 0.3
+    assert scores["control_tonic"] - np.sort(change[:, 0])[-2] < alone["control_tonic"] / 2
+    assert scores["controllability"] < alone["controllability"]
+
+
+def test_a_decoder_that_ignores_the_code_controls_nothing():
+    melody = d.generate_tokens([123_456])
+    scores = run(labels_as_code, lambda z: np.repeat(melody, len(z), axis=0))
+    assert scores["controllability"] == 0.0 and scores["decoded_validity"] == 1.0
+    assert np.all(np.array(scores["change_matrix"]) == 0)
+    assert all(scores[f"dimension_{key}"] == -1 for key in d.FACTOR_KEYS)
+
+
+def test_melodies_that_determine_no_factor_count_as_no_control():
+    """A decoder of nothing but rests never determines a factor, so it controls none."""
+    scores = run(labels_as_code, lambda z: np.zeros((len(z), d.SEQUENCE_LENGTH), np.int32))
+    assert scores["controllability"] == 0.0 and scores["decoded_validity"] == 0.0
+
+
+def test_deterministic_for_a_seed_and_checks_its_arguments():
+    assert run(labels_as_code, decode_labels, seed=3) == run(labels_as_code, decode_labels, seed=3)
+    with pytest.raises(ValueError, match="num_steps >= 2"):
+        run(labels_as_code, decode_labels, num_steps=1)
+    with pytest.raises(ValueError, match="quantile < 0.5"):
+        run(labels_as_code, decode_labels, quantile=0.5)
