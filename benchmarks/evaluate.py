@@ -1,0 +1,256 @@
+r"""Scores a trained encoder with disentanglement_lib's own metrics on dMelodies (SPEC §7).
+
+    python -m benchmarks.evaluate --model_dir=runs/cnn_beta_vae --gin_file=gin_configs/metrics/mig.gin \
+        [--gin_bindings=mig.num_train=1000]
+
+reads ``encoder.keras`` (and ``decoder.keras`` for controllability) from the run and writes
+``<model_dir>/metrics/<name>.json`` and, beside it, ``<name>.gin``: the operative configuration.
+``gin_configs/metrics/`` holds one file per metric with disentanglement_lib's standard study settings
+(posterior mean, 10,000 points plus 5,000 to test), ``paper.gin`` (the paper's protocol) and
+``controllability.gin``. From Python, :func:`score` scores any representation function.
+
+A results file holds ``name``, ``scores`` (metric -> the metric's own dict, e.g. ``{"mig":
+{"discrete_mig": 0.31}}``), ``factorwise_mig`` (factor -> MIG, when MIG was computed), ``protocol``,
+``seed``, ``metric_seconds`` and ``elapsed_seconds``; plain JSON numbers only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from typing import Callable, Sequence
+
+import gin
+import keras
+import numpy as np
+
+import dmelodies_tfds as d
+from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
+from benchmarks import controllability, ground_truth
+from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
+from disentanglement_lib.evaluation.metrics import (beta_vae, dci, factor_vae, irs, mig, modularity_explicitness,
+                                                    sap_score, utils)
+
+# Names as in gin_configs/metrics/ and disentanglement_lib's study configs; each function takes
+# (ground_truth_data, representation_function, random_state) and returns a dict of scores.
+METRICS: dict[str, Callable] = {
+    "mig": mig.compute_mig,
+    "modularity_explicitness": modularity_explicitness.compute_modularity_explicitness,
+    "sap_score": sap_score.compute_sap,
+    "dci": dci.compute_dci,
+    "beta_vae_sklearn": beta_vae.compute_beta_vae_sklearn,
+    "factor_vae_metric": factor_vae.compute_factor_vae,
+    "irs": irs.compute_irs,
+    "controllability": controllability.compute_controllability,  # also needs the decoder
+}
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs", "metrics")
+STANDARD_SUITE = ("mig", "modularity_explicitness", "sap_score")
+
+dmelodies_data = gin.external_configurable(ground_truth.DMelodiesData, "dmelodies_data")
+split_prefix = gin.external_configurable(ground_truth.SplitPrefix, "split_prefix")
+
+
+class ConfigurationError(ValueError):
+    """The gin configuration does not describe an evaluation that can run."""
+
+
+def factorwise_mig(mus: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """MIG of each factor, from disentanglement_lib's own building blocks (its ``mig`` returns the mean).
+
+    Same layout and steps as ``mig._compute_mig``: codes (num_codes, n) discretised by the configured
+    discretiser, factors (num_factors, n); the gap between the two codes most informative about a factor,
+    over the factor's entropy.
+    """
+    information = utils.discrete_mutual_info(utils.make_discretizer(mus), ys)
+    top_two = np.sort(information, axis=0)[::-1][:2]
+    return (top_two[0] - top_two[1]) / utils.discrete_entropy(ys)
+
+
+class _Recording:
+    """A representation function that keeps the melodies it encoded and the codes it returned.
+
+    Wrapped around the function disentanglement_lib's MIG calls, it yields exactly the (code, factor)
+    pairs that MIG scored: dMelodies' factors are read back exactly from the melodies.
+    """
+
+    def __init__(self, function):
+        self.function, self.observations, self.codes = function, [], []
+
+    def __call__(self, observations):
+        codes = self.function(observations)
+        self.observations.append(np.asarray(observations))
+        self.codes.append(np.asarray(codes))
+        return codes
+
+    def factorwise_mig(self) -> dict:
+        factors = d.factors_from_tokens(np.concatenate(self.observations))
+        if np.any(factors < 0):
+            raise ValueError("factor-wise MIG needs dMelodies melodies as observations")
+        return dict(zip(d.FACTOR_KEYS, factorwise_mig(np.concatenate(self.codes).T, factors.T).tolist()))
+
+
+@gin.configurable("evaluation", denylist=["encoder", "decoder"])
+def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[str] = gin.REQUIRED,
+             representation: str = "mean", ground_truth=dmelodies_data, random_seed: int = 0) -> dict:
+    """Scores ``encoder`` with each of ``metrics`` in turn; returns the results (module docstring).
+
+    Every metric gets a fresh ground truth, representation function and ``RandomState(random_seed)``,
+    so each one scores the same melodies with the same codes, whatever ran before it.
+
+    Args:
+      encoder: a trained encoder (``keras.Model``, tokens -> ``[z_mean, z_log_std]``), or any function
+        tokens (n, 16) -> codes (n, latent), used as it is.
+      decoder: the run's decoder; only ``controllability`` needs it.
+      name: names the results file, ``metrics/<name>.json``.
+      metrics: keys of :data:`METRICS`.
+      representation: what is read from an encoder: "mean" (disentanglement_lib's standard) or
+        "sample" (the paper's protocol, seeded by ``random_seed``).
+      ground_truth: a ground-truth class (``@dmelodies_data``, ``@split_prefix``), built per metric.
+      random_seed: seeds each metric's random state and the posterior samples.
+    """
+    if not re.fullmatch(r"[\w.-]+", str(name)):
+        raise ConfigurationError(f"evaluation.name must be a plain file name, got {name!r}")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    if representation not in ("mean", "sample"):
+        raise ConfigurationError(f"evaluation.representation must be 'mean' or 'sample', got {representation!r}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ConfigurationError(f"unknown metric(s) {unknown or metrics!r}; metrics are {', '.join(METRICS)}")
+    if "controllability" in metrics and decoder is None:
+        raise ConfigurationError("controllability decodes latent traversals: it needs the run's decoder.keras")
+    is_encoder = isinstance(encoder, keras.Model)
+    scores, factorwise, seconds, start = {}, None, {}, time.perf_counter()
+    for metric in metrics:
+        started = time.perf_counter()
+        data = ground_truth()
+        function = representation_function(encoder, representation, random_seed) if is_encoder else encoder
+        random_state = np.random.RandomState(random_seed)
+        if metric == "controllability":
+            scores[metric] = METRICS[metric](data, function, greedy_decoder(decoder), random_state)
+        elif metric == "mig":
+            function = _Recording(function)
+            scores[metric] = METRICS[metric](data, function, random_state)
+            factorwise = function.factorwise_mig()
+            if not np.isclose(np.mean(list(factorwise.values())), scores[metric]["discrete_mig"]):
+                raise RuntimeError("factor-wise MIG does not average to disentanglement_lib's MIG")
+        else:
+            scores[metric] = METRICS[metric](data, function, random_state)
+        seconds[metric] = time.perf_counter() - started
+    result = {"name": name, "scores": _plain(scores)}
+    if factorwise is not None:
+        result["factorwise_mig"] = factorwise
+    result["protocol"] = {"metrics": list(metrics), "representation": representation if is_encoder else "function",
+                          "ground_truth": repr(data)}
+    result.update(seed=random_seed, metric_seconds=seconds, elapsed_seconds=time.perf_counter() - start)
+    return result
+
+
+def _plain(value):
+    """numpy scalars and arrays (anywhere in dicts and lists) as JSON's plain numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return float(value)
+
+
+def parse_config(gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> None:
+    """Replaces gin's configuration with ``gin_files`` then ``gin_bindings``; errors as ConfigurationError."""
+    gin.clear_config()
+    if not gin_files:
+        raise ConfigurationError(f"no --gin_file given: name one of the files in {CONFIG_DIR}")
+    for path in gin_files:
+        if not os.path.isfile(path):
+            raise ConfigurationError(f"gin file {path} does not exist")
+    try:
+        gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings))
+    except (ValueError, OSError, SyntaxError) as error:
+        raise ConfigurationError(f"invalid gin configuration: {error}") from None
+
+
+def config_file(name: str) -> str:
+    """The path of ``gin_configs/metrics/<name>.gin``; ``ConfigurationError`` listing them if absent."""
+    path = os.path.join(CONFIG_DIR, f"{name}.gin")
+    if not os.path.isfile(path):
+        known = sorted(f[:-4] for f in os.listdir(CONFIG_DIR)) if os.path.isdir(CONFIG_DIR) else []
+        raise ConfigurationError(f"unknown metric config {name!r}; known: {', '.join(known) or 'none'} "
+                                 f"(in {CONFIG_DIR})")
+    return path
+
+
+def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0,
+          gin_bindings: Sequence[str] = (), decoder=None) -> dict:
+    """Scores any representation on dMelodies; returns ``{config name: results}`` (for notebooks).
+
+    Args:
+      representation: a trained encoder (``keras.Model``) or any function tokens (n, 16) -> codes.
+      metrics: names of configs in ``gin_configs/metrics`` (e.g. "mig", "paper"); each is parsed alone,
+        then ``evaluation.random_seed = seed``, then ``gin_bindings``. gin's configuration is cleared
+        after each.
+      decoder: the trained decoder, for "controllability".
+    """
+    results = {}
+    for name in metrics:
+        parse_config([config_file(name)], [f"evaluation.random_seed = {int(seed)}", *gin_bindings])
+        try:
+            results[name] = evaluate(representation, decoder)
+        finally:
+            gin.clear_config()
+    return results
+
+
+def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:
+    """Evaluates the run in ``model_dir`` as configured; returns the results and the JSON file written."""
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"model_dir {model_dir} does not exist")
+    parse_config(gin_files, gin_bindings)
+    try:
+        try:
+            wants_decoder = "controllability" in gin.query_parameter("evaluation.metrics")
+        except ValueError:
+            raise ConfigurationError("the gin files bind no evaluation.metrics") from None
+        result = evaluate(load_encoder(model_dir), load_decoder(model_dir) if wants_decoder else None)
+        out_dir = os.path.join(model_dir, "metrics")
+        os.makedirs(out_dir, exist_ok=True)
+        path = os.path.join(out_dir, f"{result['name']}.json")
+        _write(os.path.join(out_dir, f"{result['name']}.gin"), gin.operative_config_str())
+        _write(path, json.dumps(result, indent=2) + "\n")  # last: a results file means a finished evaluation
+    finally:
+        gin.clear_config()
+    return result, path
+
+
+def _write(path: str, text: str) -> None:
+    temporary = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
+    with open(temporary, "w") as file:
+        file.write(text)
+    os.replace(temporary, path)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model_dir", required=True, help="a finished training run; results go to its metrics/")
+    parser.add_argument("--gin_file", action="append", default=[], required=True,
+                        help="metric configuration, e.g. gin_configs/metrics/mig.gin (repeatable)")
+    parser.add_argument("--gin_bindings", action="append", default=[],
+                        help="extra gin binding, e.g. mig.num_train=1000 (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        result, path = run(args.model_dir, args.gin_file, args.gin_bindings)
+    except (FileNotFoundError, ValueError) as error:  # ConfigurationError is a ValueError
+        raise SystemExit(f"error: {error}") from None
+    for metric, scores in result["scores"].items():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float))
+        print(f"{metric}: {shown}")
+    print(f"wrote {path} ({result['elapsed_seconds']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,145 @@
+"""Scoring through disentanglement_lib's own metrics: decisive codes, every metric config, the CLI."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dmelodies_tfds as d
+from benchmarks import evaluate as E
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL_MIG = ["mig.num_train = 3000", "mig.batch_size = 500"]
+# Small sizes per metric config, so every file in gin_configs/metrics runs in seconds.
+SMALL = {
+    "mig": ["mig.num_train = 300"],
+    "modularity_explicitness": ["modularity_explicitness.num_train = 300", "modularity_explicitness.num_test = 200"],
+    "sap_score": ["sap_score.num_train = 300", "sap_score.num_test = 200"],
+    "dci": ["dci.num_train = 60", "dci.num_test = 40"],
+    "beta_vae_sklearn": ["beta_vae_sklearn.num_train = 60", "beta_vae_sklearn.num_eval = 40",
+                         "beta_vae_sklearn.batch_size = 8"],
+    "factor_vae_metric": ["factor_vae_score.num_train = 60", "factor_vae_score.num_eval = 40",
+                          "factor_vae_score.batch_size = 8", "factor_vae_score.num_variance_estimate = 500"],
+    "irs": ["irs.num_train = 300"],
+    "controllability": ["controllability.num_examples = 20", "controllability.num_steps = 3"],
+    "paper": ["split_prefix.num_examples = 500", "mig.num_train = 500", "modularity_explicitness.num_train = 300",
+              "modularity_explicitness.num_test = 200", "sap_score.num_train = 300", "sap_score.num_test = 200"],
+}
+
+
+def oracle(noise: float = 0.05, seed: int = 0):
+    """The labels themselves, read back from the melody, plus a little Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    return lambda tokens: d.factors_from_tokens(tokens) + noise * rng.standard_normal((len(tokens), d.NUM_FACTORS))
+
+
+def test_oracle_code_scores_mig_near_one():
+    result = E.score(oracle(), metrics=["mig"], gin_bindings=SMALL_MIG)["mig"]
+    assert result["scores"]["mig"]["discrete_mig"] > 0.9
+    assert min(result["factorwise_mig"].values()) > 0.75  # rhythms: 28 labels in 20 bins
+    assert result["protocol"]["representation"] == "function"
+
+
+def test_random_code_scores_mig_near_zero():
+    rng = np.random.default_rng(0)
+    result = E.score(lambda tokens: rng.standard_normal((len(tokens), 32)), metrics=["mig"], gin_bindings=SMALL_MIG)
+    assert result["mig"]["scores"]["mig"]["discrete_mig"] < 0.05
+
+
+def test_factorwise_mig_names_the_factor_whose_code_is_duplicated():
+    """A second copy of the octave code leaves octave no gap; the other factors keep theirs."""
+    base = oracle()
+
+    def duplicated_octave(tokens):
+        codes = base(tokens)
+        return np.concatenate([codes, codes[:, 1:2]], axis=1)
+
+    result = E.score(duplicated_octave, metrics=["mig"], gin_bindings=SMALL_MIG)["mig"]
+    factorwise = result["factorwise_mig"]
+    assert list(factorwise) == list(d.FACTOR_KEYS)
+    assert factorwise["octave"] < 0.05
+    assert min(v for k, v in factorwise.items() if k != "octave") > 0.75
+    assert np.isclose(np.mean(list(factorwise.values())), result["scores"]["mig"]["discrete_mig"])
+
+
+def test_every_metric_config_has_small_test_sizes():
+    configs = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(E.CONFIG_DIR, "*.gin"))}
+    assert configs == set(SMALL)
+    assert set(E.METRICS) | {"paper"} == configs
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_metric_config_runs_from_the_command_line(name, tiny_model_dir, capsys):
+    argv = [f"--model_dir={tiny_model_dir}", f"--gin_file={E.config_file(name)}"]
+    E.main(argv + [f"--gin_bindings={b}" for b in SMALL[name]])
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"wrote {tiny_model_dir}/metrics/{name}.json")
+    with open(os.path.join(tiny_model_dir, "metrics", f"{name}.json")) as file:
+        result = json.load(file)
+    assert result["name"] == name and result["seed"] == 0 and result["elapsed_seconds"] > 0
+    assert set(result["scores"]) == set(result["protocol"]["metrics"])
+    assert all(isinstance(v, (int, float, list)) for scores in result["scores"].values() for v in scores.values())
+    assert ("factorwise_mig" in result) == ("mig" in result["scores"])
+    with open(os.path.join(tiny_model_dir, "metrics", f"{name}.gin")) as file:
+        operative = file.read()
+    assert f"evaluation.name = '{name}'" in operative
+    assert not [f for f in os.listdir(os.path.join(tiny_model_dir, "metrics")) if f.startswith(".tmp")]
+
+
+def test_paper_protocol_scores_sampled_codes_of_the_first_test_melodies(tiny_networks):
+    encoder = tiny_networks[0]
+    result = E.score(encoder, metrics=["paper"], gin_bindings=SMALL["paper"])["paper"]
+    assert result["protocol"] == {"metrics": ["mig", "modularity_explicitness", "sap_score"],
+                                  "representation": "sample",
+                                  "ground_truth": "SplitPrefix(split='test', num_examples=500)"}
+    # Every metric starts again from the same melodies and samples: the order they run in changes nothing.
+    reordered = E.score(encoder, metrics=["paper"], gin_bindings=SMALL["paper"] + [
+        "evaluation.metrics = ['sap_score', 'mig', 'modularity_explicitness']"])["paper"]
+    assert reordered["scores"] == result["scores"]
+    other_seed = E.score(encoder, metrics=["paper"], seed=1, gin_bindings=SMALL["paper"])["paper"]
+    assert other_seed["scores"]["mig"] != result["scores"]["mig"]
+
+
+def test_same_seed_same_scores(tiny_networks):
+    def run():
+        return E.score(tiny_networks[0], metrics=["mig", "sap_score"], seed=7,
+                       gin_bindings=SMALL["mig"] + SMALL["sap_score"])
+
+    first, second = run(), run()
+    assert [r["scores"] for r in first.values()] == [r["scores"] for r in second.values()]
+    assert first["mig"]["factorwise_mig"] == second["mig"]["factorwise_mig"]
+
+
+def test_clear_errors(tmp_path, tiny_model_dir, tiny_networks):
+    mig_gin = f"--gin_file={E.config_file('mig')}"
+    with pytest.raises(SystemExit, match="error: model_dir .*absent does not exist"):
+        E.main([f"--model_dir={tmp_path / 'absent'}", mig_gin])
+    with pytest.raises(SystemExit, match="has no encoder.keras"):
+        E.main([f"--model_dir={tmp_path}", mig_gin])
+    with pytest.raises(SystemExit, match="unknown metric.*'nope'.*metrics are mig, modularity_explicitness"):
+        E.main([f"--model_dir={tiny_model_dir}", mig_gin, "--gin_bindings=evaluation.metrics = ['nope']"])
+    with pytest.raises(SystemExit, match="gin file .*missing.gin does not exist"):
+        E.main([f"--model_dir={tiny_model_dir}", f"--gin_file={tmp_path / 'missing.gin'}"])
+    with pytest.raises(E.ConfigurationError, match="unknown metric config 'nope'; known: beta_vae_sklearn"):
+        E.score(oracle(), metrics=["nope"])
+    with pytest.raises(E.ConfigurationError, match="needs the run's decoder.keras"):
+        E.score(tiny_networks[0], metrics=["controllability"])
+    with pytest.raises(ValueError, match="more than the 500 test examples"):
+        E.score(oracle(), metrics=["paper"], gin_bindings=SMALL["paper"] + ["mig.num_train = 501"])
+
+
+def test_python_dash_m_entry_point(tiny_model_dir, tmp_path):
+    """The real command line, once (it imports TensorFlow): scores, then the results path."""
+    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.evaluate", f"--model_dir={tiny_model_dir}",
+                           f"--gin_file={E.config_file('mig')}", "--gin_bindings=mig.num_train = 200",
+                           "--gin_bindings=evaluation.name = 'mig_cli'"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("mig: discrete_mig ")
+    assert lines[-1].startswith(f"wrote {tiny_model_dir}/metrics/mig_cli.json")
