@@ -55,7 +55,7 @@ def load_decoder(model_dir: str) -> keras.Model:
 
 def inference_function(model: keras.Model, input_shape, dtype) -> Callable[[np.ndarray], list]:
     """``model`` in inference mode, traced once for any batch size, numpy in and out."""
-    call = tf.function(lambda x: model(x, training=False),
+    call = tf.function(lambda x: model(x, training=False), autograph=False,
                        input_signature=[tf.TensorSpec((None, *input_shape), dtype)])
 
     def run(inputs):
