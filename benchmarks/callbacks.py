@@ -30,6 +30,22 @@ def _step(model) -> int:
     return int(model.optimizer.iterations.numpy())
 
 
+def _metric_variables(model) -> list:
+    return [variable for metric in model.metrics for variable in metric.variables]
+
+
+def checkpoint(model, wall_time: tf.Variable) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: weights, random-generator states, every optimiser's slots and
+    step counter (hence the schedules' positions), the epoch's running means and the training time."""
+    return tf.train.Checkpoint(variables=model.variables, optimizers=model.optimizers,
+                               means=_metric_variables(model), wall_time=wall_time)
+
+
+def running_means(model) -> list:
+    """The current values of the epoch's running means (to hand to :class:`Checkpointing`)."""
+    return [variable.numpy() for variable in _metric_variables(model)]
+
+
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Raises :class:`NonFiniteLossError` naming the step, before anything saves the broken state."""
 
@@ -110,15 +126,18 @@ def truncate_events(directory: str, last_step: int) -> None:
 class Checkpointing(keras.callbacks.Callback):
     """Saves ``manager``'s checkpoint every ``every_steps`` steps and at each epoch's end.
 
-    An epoch's last step is saved only after its validation, so a resumed run never skips one.
+    An epoch's last step is saved only after its validation, so a resumed run never skips one. The
+    checkpoint holds the epoch's running means too: when a run resumes mid-epoch, ``resumed_means``
+    (their restored values) are put back after Keras resets them, so its logs match an uninterrupted run.
 
     ``before_save`` runs first (the loggers flush, so logs never lag behind a checkpoint), and
     ``wall_time`` (a float64 variable in the checkpoint) accumulates the training time across resumptions.
     """
 
     def __init__(self, manager: tf.train.CheckpointManager, wall_time: tf.Variable, every_steps: int,
-                 steps_per_epoch: int, before_save=()):
+                 steps_per_epoch: int, before_save=(), resumed_means=None):
         super().__init__()
+        self.resumed_means = resumed_means
         self.manager, self.wall_time, self.every_steps = manager, wall_time, every_steps
         self.steps_per_epoch = steps_per_epoch
         self.before_save = tuple(before_save)
@@ -128,6 +147,12 @@ class Checkpointing(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.last_saved = _step(self.model)
         self.clock = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.resumed_means is not None:
+            for variable, value in zip(_metric_variables(self.model), self.resumed_means):
+                variable.assign(value)
+            self.resumed_means = None
 
     def save(self) -> None:
         now = time.monotonic()

@@ -62,6 +62,16 @@ class TFDSSource:
         return self._arrays[split]
 
 
+def epoch_steps(num_examples: int, batch_size: int, steps_per_epoch: int | None = None) -> int:
+    """``steps_per_epoch``, or all the full batches of the split when None; checked against the split."""
+    full = num_examples // batch_size
+    steps = full if steps_per_epoch is None else steps_per_epoch
+    if not 0 < steps <= full:
+        raise ValueError(f"{steps} steps per epoch need {steps} batches of {batch_size}, but the training "
+                         f"split has {num_examples} examples ({full} full batches)")
+    return steps
+
+
 def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per_epoch: int | None = None,
                      first_epoch: int = 0, skip: int = 0) -> tf.data.Dataset:
     """An endless stream of training batches, starting ``skip`` batches into epoch ``first_epoch``.
@@ -69,13 +79,7 @@ def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per
     Epoch ``e`` is the first ``steps_per_epoch`` full batches of the examples in the order of a
     permutation seeded by ``(seed, e)``; the incomplete last batch is dropped (FactorVAE halves batches).
     """
-    full = len(examples) // batch_size
-    steps_per_epoch = steps_per_epoch or full
-    if not 0 < steps_per_epoch <= full:
-        raise ValueError(
-            f"steps_per_epoch={steps_per_epoch} needs {steps_per_epoch} batches of {batch_size}, but the "
-            f"split has {len(examples)} examples ({full} full batches)"
-        )
+    steps_per_epoch = epoch_steps(len(examples), batch_size, steps_per_epoch)
     table = tf.constant(examples)
     count = steps_per_epoch * batch_size
 

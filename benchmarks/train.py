@@ -94,27 +94,31 @@ def train(
       validation_steps: None to validate on the whole validation split after every epoch.
       steps_per_execution: training steps per call into TensorFlow (fewer Python round trips).
     """
-    os.makedirs(model_dir, exist_ok=True)
-    _claim_model_dir(model_dir, gin.config_str())
+    config = gin.config_str()
+    _check_model_dir(model_dir, config)
     results_path = os.path.join(model_dir, RESULTS_FILE)
     if os.path.exists(results_path):
         logging.info("%s already holds a finished run: not retraining", model_dir)
         with open(results_path) as file:
             return json.load(file)
 
-    keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing
-    splits = {split: dataset.load(split) for split in ("train", "validation", "test")}
-    steps_per_epoch = steps_per_epoch or len(splits["train"]) // batch_size
-    arch = architecture()
-    model = objective(arch, steps_per_epoch=steps_per_epoch)
-    model.compile(optimizer=optimizer(), steps_per_execution=steps_per_execution, jit_compile=jit_compile)
-    model.build_optimizers()
+    keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing, data order
+    try:
+        splits = {split: dataset.load(split) for split in ("train", "validation", "test")}
+        steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
+        arch = architecture()
+        model = objective(arch, steps_per_epoch=steps_per_epoch)
+        model.compile(optimizer=optimizer(), steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+        model.build_optimizers()
+    except (ValueError, TypeError) as error:
+        raise ConfigurationError(f"cannot set up the run: {error}") from error
     for part, count in arch.count_params().items():
         logging.info("%s %s parameters: %s", arch.name, part, f"{count:,}")
+    os.makedirs(model_dir, exist_ok=True)
+    _write(os.path.join(model_dir, CONFIG_FILE), config)
 
     wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-    checkpoint = tf.train.Checkpoint(variables=model.variables, optimizers=model.optimizers,
-                                     wall_time=wall_time)
+    checkpoint = callbacks.checkpoint(model, wall_time)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, "checkpoints"), max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_consumed()
@@ -124,15 +128,16 @@ def train(
     _write(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
 
     logger = callbacks.TensorBoardLogger(os.path.join(model_dir, "logs"), log_every_steps, step)
+    epoch, done = divmod(step, steps_per_epoch)
     run_callbacks = [
         callbacks.StopOnNonFiniteLoss(manager.directory),
         logger,
         callbacks.ScheduleLog(),
-        callbacks.Checkpointing(manager, wall_time, checkpoint_every_steps, steps_per_epoch, [logger.flush]),
+        callbacks.Checkpointing(manager, wall_time, checkpoint_every_steps, steps_per_epoch, [logger.flush],
+                                resumed_means=callbacks.running_means(model) if done else None),
     ]
     validation = data.evaluation_batches(splits["validation"], batch_size)
     # An interrupted epoch is finished first, from the batch where it stopped; then the whole epochs.
-    epoch, done = divmod(step, steps_per_epoch)
     segments = [(epoch, epoch + 1, done)] if done else []
     segments.append((epoch + bool(done), epochs, 0))
     for first_epoch, end_epoch, skip in segments:
@@ -170,13 +175,12 @@ def train(
     return results
 
 
-def _claim_model_dir(model_dir: str, config: str) -> None:
-    """Records ``config`` in a new ``model_dir``; refuses one holding a run configured differently."""
+def _check_model_dir(model_dir: str, config: str) -> None:
+    """Refuses a ``model_dir`` that holds a run configured differently from ``config``."""
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(path):
         if os.path.exists(os.path.join(model_dir, "checkpoints")):
             raise ConfigurationError(f"{model_dir} holds checkpoints but no {CONFIG_FILE}: use a fresh --model_dir")
-        _write(path, config)
         return
     with open(path) as file:
         previous = file.read()

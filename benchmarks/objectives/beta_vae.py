@@ -18,8 +18,8 @@ class BetaVAE(VAE):
     hyperparameter_name = "beta"
 
     def __init__(self, architecture, beta: float = 1.0, kl_threshold: float = 50.0, warmup_epochs: int = 10,
-                 annealing_steps: int = 100_000, steps_per_epoch: int = 1, **kwargs):
-        super().__init__(architecture, steps_per_epoch=steps_per_epoch, **kwargs)
+                 annealing_steps: int = 100_000, steps_per_epoch: int = 1):
+        super().__init__(architecture, steps_per_epoch)
         self.beta, self.kl_threshold = float(beta), float(kl_threshold)
         self.schedule = ExponentialAnnealing(beta, warmup_epochs * steps_per_epoch, annealing_steps)
 

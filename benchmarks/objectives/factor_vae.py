@@ -34,8 +34,8 @@ class FactorVAE(VAE):
     hyperparameter_name = "gamma"
 
     def __init__(self, architecture, gamma: float = 10.0, kl_target: float = 50.0,
-                 discriminator=build_discriminator, discriminator_optimizer=None, **kwargs):
-        super().__init__(architecture, **kwargs)
+                 discriminator=build_discriminator, discriminator_optimizer=None, steps_per_epoch: int = 1):
+        super().__init__(architecture, steps_per_epoch)
         self.gamma, self.kl_target = float(gamma), float(kl_target)
         self.discriminator = discriminator(self.encoder.output[0].shape[-1])
         self.discriminator_optimizer = discriminator_optimizer or _default_discriminator_optimizer()
@@ -81,15 +81,17 @@ class FactorVAE(VAE):
         z_mean, z_log_std = self.encoder(inputs, training=training)
         return permute_dims(self.sampling(z_mean, z_log_std), self.permutation_seed)
 
-    def train_step(self, inputs):
+    def train_step(self, data):
+        inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
         half = ops.shape(inputs)[0] // 2
+        # Both halves are encoded by the same encoder, before either network moves.
+        z_permuted = self.permuted_codes(inputs[half:2 * half], training=True)
         with tf.GradientTape() as tape:
             terms = self.terms(inputs[:half], training=True)
             loss, logs = self.objective(terms, self.optimizer.iterations)
         vae_weights = self.vae_weights
         self.optimizer.apply_gradients(zip(tape.gradient(loss, vae_weights), vae_weights))
 
-        z_permuted = self.permuted_codes(inputs[half:2 * half], training=True)
         with tf.GradientTape() as tape:
             discriminator_loss, discriminator_accuracy = self.discriminator_terms(terms.z, z_permuted)
         weights = self.discriminator.trainable_weights
@@ -97,9 +99,10 @@ class FactorVAE(VAE):
         return self.record(loss, terms, discriminator_loss=discriminator_loss,
                            discriminator_accuracy=discriminator_accuracy, **logs)
 
-    def test_step(self, inputs):
+    def test_step(self, data):
         """Scores the whole batch (every test example counts towards the reconstruction accuracy);
         the discriminator compares its first half's codes with its second half's, permuted."""
+        inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
         terms = self.terms(inputs, training=False)
         loss, logs = self.objective(terms, self.optimizer.iterations)
         half = ops.shape(terms.z)[0] // 2

@@ -69,20 +69,22 @@ class VAE(keras.Model):
     Args:
       architecture: the encoder and decoder to train.
       steps_per_epoch: lets schedules whose warm-up SPEC §6 gives in epochs count steps.
-      seed: seed of the posterior samples (None: drawn from ``keras.utils.set_random_seed``'s state).
+
+    Random draws (posterior samples, dropout, teacher forcing, permutations) are seeded from
+    ``keras.utils.set_random_seed``'s state when the model is built.
     """
 
     method: str
     hyperparameter_name: str
 
-    def __init__(self, architecture: Architecture, steps_per_epoch: int = 1, seed=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, architecture: Architecture, steps_per_epoch: int = 1):
+        super().__init__(name=self.method)
         self.architecture_name = architecture.name
         self.encoder, self.decoder = architecture.encoder, architecture.decoder
         self.teacher_forced_decoder = architecture.teacher_forced_decoder
         self.reconstruct = RECONSTRUCTIONS[architecture.likelihood]
         self.steps_per_epoch = steps_per_epoch
-        self.sampling = Sampling(seed, name="sampling")
+        self.sampling = Sampling(name="sampling")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
 
     @property
@@ -130,7 +132,8 @@ class VAE(keras.Model):
         z_mean, z_log_std = self.encoder(inputs, training=training)
         return self.decoder(self.sampling(z_mean, z_log_std), training=training)
 
-    def train_step(self, inputs):
+    def train_step(self, data):
+        inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
         with tf.GradientTape() as tape:
             terms = self.terms(inputs, training=True)
             loss, logs = self.objective(terms, self.optimizer.iterations)
@@ -138,18 +141,20 @@ class VAE(keras.Model):
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
         return self.record(loss, terms, **logs)
 
-    def test_step(self, inputs):
+    def test_step(self, data):
+        inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
         terms = self.terms(inputs, training=False)
         loss, logs = self.objective(terms, self.optimizer.iterations)
         return self.record(loss, terms, **logs)
 
     def record(self, loss, terms: Terms, **values) -> dict:
-        """Updates the trackers with this batch; returns their running means and ``values`` as logs."""
+        """Updates the trackers with this batch, weighted by its size so that epoch and test figures are
+        per-example averages; returns their running means and ``values`` as logs."""
+        batch_size = ops.cast(ops.shape(terms.z)[0], "float32")
         for name, value in dict(loss=loss, reconstruction_loss=terms.reconstruction,
                                 reconstruction_accuracy=terms.accuracy, kl=terms.kl, **values).items():
             if name in self.trackers:
-                self.trackers[name].update_state(value)
+                self.trackers[name].update_state(value, sample_weight=batch_size)
         return {name: tracker.result() for name, tracker in self.trackers.items()} | {
             name: value for name, value in values.items() if name not in self.trackers
         }
-
