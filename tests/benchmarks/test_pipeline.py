@@ -1,0 +1,54 @@
+"""The input pipeline: reproducible per-seed epochs that can restart at any batch (issue 3, item 1)."""
+import numpy as np
+import pytest
+
+import dmelodies_tfds
+from benchmarks import data
+
+EXAMPLES = np.arange(1000, dtype=np.int32)[:, None] * np.ones((1, 16), np.int32)
+
+
+def _rows(dataset, count):
+    return [batch[:, 0].tolist() for batch in dataset.take(count).as_numpy_iterator()]
+
+
+def test_each_epoch_is_a_fresh_permutation_of_the_split():
+    epochs = _rows(data.training_batches(EXAMPLES, 100, seed=0), 20)
+    first, second = sum(epochs[:10], []), sum(epochs[10:], [])
+    assert sorted(first) == sorted(second) == list(range(1000))
+    assert first != second
+    assert all(len(batch) == 100 for batch in epochs)
+
+
+def test_the_seed_alone_decides_the_order():
+    assert _rows(data.training_batches(EXAMPLES, 64, seed=3), 5) == _rows(data.training_batches(EXAMPLES, 64, seed=3), 5)
+    assert _rows(data.training_batches(EXAMPLES, 64, seed=3), 5) != _rows(data.training_batches(EXAMPLES, 64, seed=4), 5)
+
+
+def test_a_resumed_stream_continues_the_interrupted_one():
+    whole = _rows(data.training_batches(EXAMPLES, 64, seed=1, steps_per_epoch=4), 12)
+    assert _rows(data.training_batches(EXAMPLES, 64, seed=1, steps_per_epoch=4, first_epoch=1, skip=3), 5) == whole[7:12]
+    assert _rows(data.training_batches(EXAMPLES, 64, seed=1, steps_per_epoch=4, first_epoch=2), 4) == whole[8:12]
+
+
+def test_epoch_steps():
+    assert data.epoch_steps(948_326, 512) == 1852  # the paper's full epoch, last partial batch dropped
+    assert data.epoch_steps(1000, 100, 3) == 3
+    with pytest.raises(ValueError, match="11 steps per epoch need 11 batches of 100"):
+        data.epoch_steps(1000, 100, 11)
+
+
+def test_evaluation_visits_every_example_once_in_order():
+    rows = sum(_rows(data.evaluation_batches(EXAMPLES, 300), 10), [])
+    assert rows == list(range(1000))
+
+
+def test_tiny_dmelodies_splits_are_the_papers_first_examples(tmp_path):
+    source = data.TFDSSource(config="tiny", data_dir=str(tmp_path))
+    for split, size in (("train", 7000), ("validation", 2000), ("test", 1000)):
+        tokens = source.load(split)
+        assert tokens.shape == (size, 16) and tokens.dtype == np.int32
+        expected = dmelodies_tfds.generate_tokens(dmelodies_tfds.split_indices(split)[:size])
+        np.testing.assert_array_equal(tokens, expected)
+    with pytest.raises(ValueError, match="unknown TFDS dataset"):
+        data.TFDSSource(name="no_such_dataset").builder()

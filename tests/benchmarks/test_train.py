@@ -1,0 +1,222 @@
+"""End-to-end training runs through the command line: outputs, resumption, determinism, and refusals
+(issue 3, items 4-6 and 8). Runs are tiny: the `tiny` dMelodies config, a few steps of small batches."""
+import collections
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.compat.proto import event_pb2
+
+from benchmarks import data
+from benchmarks import train as train_lib
+from benchmarks.callbacks import NonFiniteLossError
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GIN_FILES = [f"{a}_{m}" for a in ("cnn", "rnn") for m in ("beta_vae", "annealed_vae", "factor_vae")]
+RESULT_KEYS = {"method", "architecture", "hyperparameter_name", "hyperparameter_value", "seed", "epochs", "steps",
+               "wall_time_s", "test_reconstruction_accuracy", "test_loss", "dataset_config"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
+    data.TFDSSource(config="tiny", data_dir=path).load("train")  # prepares the tiny config once
+    return path
+
+
+def quick(data_dir, **overrides):
+    bindings = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
+                "train.steps_per_epoch": 3, "train.batch_size": 100, "train.checkpoint_every_steps": 2,
+                "train.log_every_steps": 1, "train.verbose": 0}
+    bindings.update(overrides)
+    return [f"{key} = {value}" for key, value in bindings.items()]
+
+
+def gin_file(name):
+    return os.path.join(REPO, "gin_configs", f"{name}.gin")
+
+
+def command(name, bindings, model_dir):
+    return [sys.executable, "-m", "benchmarks.train", f"--gin_file={gin_file(name)}",
+            *(f"--gin_bindings={b}" for b in bindings), f"--model_dir={model_dir}"]
+
+
+def cli(name, bindings, model_dir):
+    return subprocess.run(command(name, bindings, model_dir), cwd=REPO, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+def scalars(log_dir):
+    """{tag: [(step, value), ...]} from every event file in ``log_dir``."""
+    found = collections.defaultdict(list)
+    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            event = event_pb2.Event.FromString(record)
+            for value in event.summary.value:
+                found[value.tag].append((event.step, float(tf.make_ndarray(value.tensor))))
+    return found
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    """One short command-line run of every gin file: {gin name: (model_dir, completed process)}."""
+    root = tmp_path_factory.mktemp("runs")
+    return {name: (str(root / name), cli(name, quick(data_dir), root / name)) for name in GIN_FILES}
+
+
+@pytest.mark.parametrize("name", GIN_FILES)
+def test_every_gin_file_trains_from_the_command_line(trained, name):
+    model_dir, process = trained[name]
+    assert process.returncode == 0, process.stderr[-3000:]
+    architecture, method = name.split("_", 1)
+    with open(os.path.join(model_dir, "results.json")) as file:
+        results = json.load(file)
+    assert RESULT_KEYS <= set(results)
+    assert (results["architecture"], results["method"], results["dataset_config"]) == (architecture, method, "tiny")
+    assert results["hyperparameter_name"] == {"beta_vae": "beta", "annealed_vae": "capacity", "factor_vae": "gamma"}[method]
+    assert results["steps"] == 6 and results["epochs"] == 2 and results["seed"] == 0
+    assert 0.0 <= results["test_reconstruction_accuracy"] <= 1.0 and np.isfinite(results["test_loss"])
+    for path in ("operative_config.gin", "config.gin", "encoder.keras", "decoder.keras", "checkpoints/checkpoint"):
+        assert os.path.exists(os.path.join(model_dir, path)), path
+    with open(os.path.join(model_dir, "operative_config.gin")) as file:
+        assert f"train.architecture = @{architecture}_vae" in file.read()
+    expected = {"cnn": "125,596", "rnn": "288,527"}[architecture]
+    assert f"{architecture} total parameters: {expected}" in process.stderr
+
+    train_logs, validation_logs = (scalars(os.path.join(model_dir, "logs", d)) for d in ("train", "validation"))
+    assert [step for step, _ in train_logs["loss"]] == [1, 2, 3, 4, 5, 6]
+    assert [step for step, _ in validation_logs["epoch_reconstruction_accuracy"]] == [3, 6]
+    extra = {"beta_vae": ["beta"], "annealed_vae": ["capacity"],
+             "factor_vae": ["total_correlation", "discriminator_accuracy", "discriminator_loss"]}[method]
+    assert set(extra + ["kl", "reconstruction_loss", "reconstruction_accuracy"]) <= set(train_logs)
+
+
+def test_saved_models_load_without_the_training_code(trained):
+    """encoder.keras needs only Keras (evaluation reads it so); decoder.keras needs benchmarks.models."""
+    script = f"""
+import sys, json, numpy as np, keras
+dirs = json.loads(sys.argv[1])
+tokens = np.tile(np.arange(16, dtype="int32")[None], (4, 1)) % 52
+for model_dir in dirs:
+    encoder = keras.saving.load_model(model_dir + "/encoder.keras")
+    z_mean, z_log_std = encoder(tokens)
+    assert z_mean.shape == z_log_std.shape == (4, 32)
+    np.testing.assert_array_equal(encoder(tokens)[0], z_mean)  # inference: dropout off
+assert "benchmarks" not in sys.modules
+import benchmarks.models
+for model_dir in dirs:
+    assert keras.saving.load_model(model_dir + "/decoder.keras")(z_mean).shape == (4, 16, 52)
+print("loaded", len(dirs))
+"""
+    dirs = [model_dir for model_dir, _ in trained.values()]
+    process = subprocess.run([sys.executable, "-c", script, json.dumps(dirs)], cwd=REPO, capture_output=True,
+                             text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert f"loaded {len(dirs)}" in process.stdout
+
+
+def test_a_finished_run_is_not_retrained(trained, data_dir):
+    model_dir, _ = trained["cnn_beta_vae"]
+    stamps = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(model_dir, "**"), recursive=True)}
+    with open(os.path.join(model_dir, "results.json")) as file:
+        before = json.load(file)
+    assert train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir), model_dir) == before
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+
+
+def test_a_model_dir_holding_another_configuration_is_refused(trained, data_dir):
+    model_dir, _ = trained["cnn_beta_vae"]
+    with pytest.raises(train_lib.ConfigurationError, match=r"different configuration(.|\n)*\+train.seed = 5"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.seed": 5}), model_dir)
+    with pytest.raises(train_lib.ConfigurationError, match="different configuration"):
+        train_lib.run([gin_file("cnn_factor_vae")], quick(data_dir), model_dir)
+
+
+def test_bad_configurations_fail_before_training(data_dir, tmp_path):
+    model_dir = str(tmp_path / "run")
+    with pytest.raises(train_lib.ConfigurationError, match="does not exist"):
+        train_lib.run([gin_file("cnn_beta_vae_typo")], [], model_dir)
+    with pytest.raises(train_lib.ConfigurationError, match="'BetaVAE' doesn't have a parameter named 'betta'"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"BetaVAE.betta": 2.0}), model_dir)
+    with pytest.raises(train_lib.ConfigurationError, match="No configurable matching 'Nothing'"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"Nothing.at_all": 1}), model_dir)
+    with pytest.raises(train_lib.ConfigurationError, match="100 steps per epoch need 100 batches"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.steps_per_epoch": 100}), model_dir)
+    assert not os.path.exists(model_dir)
+
+
+def test_command_line_reports_configuration_errors(data_dir, tmp_path):
+    process = cli("cnn_beta_vae", quick(data_dir, **{"train.learning_rate": 1.0}), tmp_path / "run")
+    assert process.returncode != 0
+    assert "error: invalid gin configuration: Configurable 'train' doesn't have a parameter named 'learning_rate'" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_a_non_finite_loss_stops_the_run_clearly(data_dir, tmp_path):
+    # β = inf: after the first step (β_0 = 0) the scaled KL term is infinite.
+    bindings = quick(data_dir, **{"BetaVAE.beta": "1e999", "BetaVAE.warmup_epochs": 0})
+    with pytest.raises(NonFiniteLossError, match=r"the training loss became (inf|nan) by step 2"):
+        train_lib.run([gin_file("cnn_beta_vae")], bindings, str(tmp_path))
+    assert not os.path.exists(tmp_path / "results.json")
+
+
+def test_kill_and_resume_continues_exactly_where_it_stopped(data_dir, tmp_path):
+    bindings = quick(data_dir, **{"train.epochs": 4, "train.steps_per_epoch": 40, "train.batch_size": 64,
+                                  "train.checkpoint_every_steps": 5})
+    uninterrupted = cli("cnn_factor_vae", bindings, tmp_path / "a")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+
+    interrupted_dir = tmp_path / "b"
+    process = subprocess.Popen(command("cnn_factor_vae", bindings, interrupted_dir), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = interrupted_dir / "checkpoints" / "checkpoint"
+    deadline = time.monotonic() + 300
+    while not index.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.kill()
+    process.wait()
+    assert not (interrupted_dir / "results.json").exists(), "the run finished before it could be interrupted"
+
+    resumed = cli("cnn_factor_vae", bindings, interrupted_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    step = int(re.search(r"Resuming at step (\d+) of 160", resumed.stderr).group(1))
+    assert 0 < step < 160
+    with open(tmp_path / "a" / "results.json") as a, open(interrupted_dir / "results.json") as b:
+        expected, results = json.load(a), json.load(b)
+    # Same seed, same data order, restored optimiser and random states: the same model, bit for bit.
+    assert results["test_metrics"] == expected["test_metrics"] and results["steps"] == 160
+    for log in ("train", "validation"):
+        logs, reference = scalars(interrupted_dir / "logs" / log), scalars(tmp_path / "a" / "logs" / log)
+        for tag, values in logs.items():
+            steps = [s for s, _ in values]
+            assert len(steps) == len(set(steps)), f"{log}/{tag} logged a step twice"
+            np.testing.assert_allclose([v for _, v in values], [v for _, v in reference[tag]], rtol=1e-6)
+
+
+def _first_losses(seed, examples):
+    """What train() does before its first steps: seed everything, build, then draw the seed's batches."""
+    import keras
+
+    from benchmarks.models import build_cnn_vae
+    from benchmarks.objectives import BetaVAE
+
+    keras.utils.set_random_seed(seed)
+    model = BetaVAE(build_cnn_vae(), warmup_epochs=0, annealing_steps=10)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build_optimizers()
+    batches = data.training_batches(examples, 32, seed).take(3)
+    return [float(model.train_on_batch(batch, return_dict=True)["loss"]) for batch in batches]
+
+
+def test_one_seed_gives_the_same_first_losses(data_dir):
+    examples = data.TFDSSource(config="tiny", data_dir=data_dir).load("validation")
+    first = _first_losses(0, examples)
+    assert _first_losses(0, examples) == first
+    assert _first_losses(1, examples) != first
