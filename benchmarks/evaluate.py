@@ -148,6 +148,16 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
     return result
 
 
+def _evaluate_as_configured(encoder, decoder) -> dict:
+    """:func:`evaluate` with the parsed configuration; a missing required binding is a ConfigurationError."""
+    try:
+        return evaluate(encoder, decoder)
+    except RuntimeError as error:  # gin has no exception class of its own for this
+        if str(error).startswith("Required bindings"):
+            raise ConfigurationError(str(error).splitlines()[0]) from None
+        raise
+
+
 def _plain(value):
     """numpy scalars and arrays (anywhere in dicts and lists) as JSON's plain numbers and lists."""
     if isinstance(value, dict):
@@ -200,7 +210,7 @@ def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0
     for name in metrics:
         parse_config([config_file(name)], [f"evaluation.random_seed = {int(seed)}", *gin_bindings])
         try:
-            results[name] = evaluate(representation, decoder)
+            results[name] = _evaluate_as_configured(representation, decoder)
         finally:
             gin.clear_config()
     return results
@@ -216,7 +226,7 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
             wants_decoder = "controllability" in gin.query_parameter("evaluation.metrics")
         except ValueError:
             raise ConfigurationError("the gin files bind no evaluation.metrics") from None
-        result = evaluate(load_encoder(model_dir), load_decoder(model_dir) if wants_decoder else None)
+        result = _evaluate_as_configured(load_encoder(model_dir), load_decoder(model_dir) if wants_decoder else None)
         out_dir = os.path.join(model_dir, "metrics")
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, f"{result['name']}.json")

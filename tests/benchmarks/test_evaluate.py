@@ -124,6 +124,10 @@ def test_clear_errors(tmp_path, tiny_model_dir, tiny_networks):
         E.main([f"--model_dir={tiny_model_dir}", mig_gin, "--gin_bindings=evaluation.metrics = ['nope']"])
     with pytest.raises(SystemExit, match="gin file .*missing.gin does not exist"):
         E.main([f"--model_dir={tiny_model_dir}", f"--gin_file={tmp_path / 'missing.gin'}"])
+    bare = tmp_path / "bare.gin"
+    bare.write_text("evaluation.name = 'bare'\nevaluation.metrics = ['mig']\n")
+    with pytest.raises(SystemExit, match=r"error: Required bindings for `mig` not provided in config: \['num_train'\]"):
+        E.main([f"--model_dir={tiny_model_dir}", f"--gin_file={bare}"])
     with pytest.raises(E.ConfigurationError, match="unknown metric config 'nope'; known: beta_vae_sklearn"):
         E.score(oracle(), metrics=["nope"])
     with pytest.raises(E.ConfigurationError, match="needs the run's decoder.keras"):
