@@ -76,13 +76,16 @@ def status(run: Run, root: str) -> str:
     return "interrupted" if os.path.isdir(os.path.join(model_dir, "checkpoints")) else "new"
 
 
-flags.DEFINE_string("root", None, "Folder under which every run gets its own --model_dir.")
-flags.DEFINE_bool("dry_run", False, "Only list the runs, their status and their commands.")
-flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")
-flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run, e.g. train.epochs=1.")
-flags.DEFINE_bool("dsprites", False, "Add the dSprites comparison runs (needs TFDS's dsprites data).")
-flags.DEFINE_string("gin_dir", GIN_DIR, "Folder of the <architecture>_<method>.gin files.")
-flags.mark_flag_as_required("root")
+def define_flags() -> None:
+    """Defines the command-line flags; only when run as a program, so importing this module for its
+    functions never collides with another module's flags of the same name."""
+    flags.DEFINE_string("root", None, "Folder under which every run gets its own --model_dir.")
+    flags.DEFINE_bool("dry_run", False, "Only list the runs, their status and their commands.")
+    flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")
+    flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run, e.g. train.epochs=1.")
+    flags.DEFINE_bool("dsprites", False, "Add the dSprites comparison runs (needs TFDS's dsprites data).")
+    flags.DEFINE_string("gin_dir", GIN_DIR, "Folder of the <architecture>_<method>.gin files.")
+    flags.mark_flag_as_required("root")
 
 
 def main(argv):
@@ -107,4 +110,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

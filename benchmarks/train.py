@@ -207,10 +207,13 @@ def _save_keras(model: keras.Model, path: str) -> None:
     os.replace(temporary, path)
 
 
-flags.DEFINE_multi_string("gin_file", [], "Gin files, e.g. gin_configs/cnn_beta_vae.gin.")
-flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings, e.g. train.epochs=1.")
-flags.DEFINE_string("model_dir", None, "Where the run's checkpoints, logs and results go.")
-flags.mark_flag_as_required("model_dir")
+def define_flags() -> None:
+    """Defines the command-line flags; only when run as a program, so importing this module for its
+    functions never collides with another module's flags of the same name."""
+    flags.DEFINE_multi_string("gin_file", [], "Gin files, e.g. gin_configs/cnn_beta_vae.gin.")
+    flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings, e.g. train.epochs=1.")
+    flags.DEFINE_string("model_dir", None, "Where the run's checkpoints, logs and results go.")
+    flags.mark_flag_as_required("model_dir")
 
 
 def main(argv):
@@ -223,4 +226,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
