@@ -157,7 +157,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
         def parse(serialized):
             parsed = tf.io.parse_example(serialized, specs)
-            return {key: tf.cast(value, features[key].dtype) for key, value in parsed.items()}
+            return {key: tf.cast(value, features[key].tf_dtype) for key, value in parsed.items()}
 
         ds = records.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.with_options(read_config.options)
