@@ -1,7 +1,7 @@
 """``tf.data`` input pipelines from the TFDS splits (issue 3, item 1).
 
-Each split is read once into memory (the whole of dMelodies' tokens is 87 MB), so a training step only
-gathers a batch of rows: the pipeline costs microseconds per batch and is never the bottleneck
+Each split is read once into memory (the whole of dMelodies' tokens is 87 MB, dSprites' images 3 GB),
+so a training step only gathers a batch of rows: the pipeline costs microseconds per batch and is never the bottleneck
 (``perf/train_throughput.py`` measures both). Epoch ``e`` visits the training split in the order of a
 permutation drawn from ``(seed, e)`` alone, which makes the data order reproducible from the seed and
 lets an interrupted run continue at any step without replaying the ones before it.
@@ -80,7 +80,7 @@ def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per
     permutation seeded by ``(seed, e)``; the incomplete last batch is dropped (FactorVAE halves batches).
     """
     steps_per_epoch = epoch_steps(len(examples), batch_size, steps_per_epoch)
-    table = tf.constant(examples)
+    table = tf.Variable(examples, trainable=False)  # a variable, unlike a constant, may exceed 2 GB
     count = steps_per_epoch * batch_size
 
     def epoch(e):

@@ -41,11 +41,12 @@ def categorical_reconstruction(tokens, logits):
 
 
 def bernoulli_reconstruction(images, logits):
-    """Pixel cross-entropy summed over an image, averaged over the batch, and pixel accuracy."""
-    images = ops.cast(images, logits.dtype)
-    loss = ops.mean(ops.sum(ops.reshape(ops.binary_crossentropy(images, logits, from_logits=True),
-                                        (ops.shape(images)[0], -1)), axis=-1))
-    return loss, ops.mean(ops.cast(ops.equal(ops.cast(logits > 0, images.dtype), images), "float32"))
+    """Pixel cross-entropy summed over an image, averaged over the batch, and pixel accuracy; a pixel
+    is on when non-zero (dSprites stores 0/1)."""
+    on = ops.cast(images > 0, logits.dtype)
+    per_pixel = ops.binary_crossentropy(on, logits, from_logits=True)
+    loss = ops.mean(ops.sum(ops.reshape(per_pixel, (ops.shape(on)[0], -1)), axis=-1))
+    return loss, ops.mean(ops.cast(ops.equal(ops.cast(logits > 0, on.dtype), on), "float32"))
 
 
 RECONSTRUCTIONS = {"categorical": categorical_reconstruction, "bernoulli": bernoulli_reconstruction}

@@ -59,3 +59,10 @@ def test_a_sweep_runs_what_is_missing_and_skips_what_is_finished(tmp_path):
     again = _sweep(*args)
     assert "[1/1] cnn_beta_vae/beta=4/seed=1: finished" in again.stdout
     assert "Starting" not in again.stderr
+
+
+def test_dsprites_runs_join_the_grid_on_request():
+    runs = sweep.grid(architectures=sweep.ARCHITECTURES + ("dsprites",))
+    dsprites = [r for r in runs if r.name.startswith("dsprites_")]
+    assert len(runs) == 81 and len(dsprites) == 27
+    assert all(os.path.isfile(r.gin_file) for r in dsprites)
