@@ -87,7 +87,8 @@ def train(
     - ``checkpoints/``: every variable and optimiser slot, every ``checkpoint_every_steps`` steps and
       after each epoch;
     - ``encoder.keras`` (built-in layers only) and ``decoder.keras`` (needs ``import benchmarks.models``);
-    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed and wall time.
+    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, and the training
+      time (``wall_time_s``: training and validation, summed over resumptions).
 
     Args:
       steps_per_epoch: None for whole passes over the training split (dropping the last partial batch).
@@ -117,11 +118,11 @@ def train(
     os.makedirs(model_dir, exist_ok=True)
     _write(os.path.join(model_dir, CONFIG_FILE), config)
 
-    wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-    checkpoint = callbacks.checkpoint(model, wall_time)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(model_dir, "checkpoints"), max_to_keep=2)
+    wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # training time, across resumptions
+    manager = tf.train.CheckpointManager(callbacks.checkpoint(model, wall_time),
+                                         os.path.join(model_dir, "checkpoints"), max_to_keep=2)
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+        manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
     step = int(model.optimizer.iterations.numpy())
     logging.info("%s at step %d of %d (%d epochs of %d steps)", "Resuming" if step else "Starting",
                  step, epochs * steps_per_epoch, epochs, steps_per_epoch)
@@ -161,9 +162,10 @@ def train(
         "batch_size": batch_size,
         "steps": int(model.optimizer.iterations.numpy()),
         "wall_time_s": float(wall_time.numpy()),
+        # SPEC §7: per-token argmax accuracy over the whole test split, decoded without teacher forcing.
         "test_reconstruction_accuracy": float(test["reconstruction_accuracy"]),
         "test_loss": float(test["loss"]),
-        "test_metrics": {k: float(v) for k, v in test.items()},
+        "test_metrics": {name: float(value) for name, value in test.items()},
         "dataset": dataset.name,
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),

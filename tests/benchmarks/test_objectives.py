@@ -1,4 +1,5 @@
 """The objectives and schedules compute SPEC §6's equations; FactorVAE's two updates stay apart."""
+import gin
 import keras
 import numpy as np
 import pytest
@@ -8,6 +9,14 @@ import dmelodies_tfds
 from benchmarks.models import build_cnn_vae
 from benchmarks.objectives import AnnealedVAE, BetaVAE, ExponentialAnnealing, FactorVAE, kl_divergence, permute_dims
 from benchmarks.objectives.vae import Terms, categorical_reconstruction
+
+
+@pytest.fixture(autouse=True)
+def no_gin_bindings():
+    """Gin configurables read global bindings: each test starts and ends without any."""
+    gin.clear_config(clear_constants=True)
+    yield
+    gin.clear_config(clear_constants=True)
 
 
 def test_kl_matches_a_monte_carlo_estimate():

@@ -1,4 +1,5 @@
 """The input pipeline: reproducible per-seed epochs that can restart at any batch (issue 3, item 1)."""
+import gin
 import numpy as np
 import pytest
 
@@ -6,6 +7,14 @@ import dmelodies_tfds
 from benchmarks import data
 
 EXAMPLES = np.arange(1000, dtype=np.int32)[:, None] * np.ones((1, 16), np.int32)
+
+
+@pytest.fixture(autouse=True)
+def no_gin_bindings():
+    """Gin configurables read global bindings: each test starts and ends without any."""
+    gin.clear_config(clear_constants=True)
+    yield
+    gin.clear_config(clear_constants=True)
 
 
 def _rows(dataset, count):
