@@ -36,6 +36,7 @@ setup(
         "future",
         "imageio",
         "pillow",
+        "seaborn",  # imported by disentanglement_lib.evaluation.metrics.unified_scores
     ],
     extras_require={
         "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel"],

@@ -5,4 +5,11 @@
 - :mod:`benchmarks.objectives`: β-VAE, Annealed-VAE and FactorVAE as ``keras.Model`` subclasses.
 - :mod:`benchmarks.train`: the gin-configured, resumable training entry point.
 - :mod:`benchmarks.sweep`: the paper's 54-run grid.
+- :mod:`benchmarks.dlib_compat`: the two patches that let disentanglement_lib 1.5 import on TF 2.21.
+- :mod:`benchmarks.ground_truth`: dMelodies as a disentanglement_lib ``GroundTruthData``.
+- :mod:`benchmarks.representation`: representation functions from a saved encoder.
+- :mod:`benchmarks.evaluate`: disentanglement_lib's metrics on a trained run, gin-configured.
+- :mod:`benchmarks.controllability`: which factors each latent dimension changes when decoded.
+- :mod:`benchmarks.report`: the results table and the paper's figures.
+- :mod:`benchmarks.quickstart`: the whole pipeline on a small default (the README's first command).
 """
