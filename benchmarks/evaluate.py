@@ -30,6 +30,7 @@ import numpy as np
 import dmelodies_tfds as d
 from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks import controllability, ground_truth
+from benchmarks.gin_config import ConfigurationError, parse_config
 from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
 from disentanglement_lib.evaluation.metrics import (beta_vae, dci, factor_vae, irs, mig, modularity_explicitness,
                                                     sap_score, utils)
@@ -51,10 +52,6 @@ STANDARD_SUITE = ("mig", "modularity_explicitness", "sap_score")
 
 dmelodies_data = gin.external_configurable(ground_truth.DMelodiesData, "dmelodies_data")
 split_prefix = gin.external_configurable(ground_truth.SplitPrefix, "split_prefix")
-
-
-class ConfigurationError(ValueError):
-    """The gin configuration does not describe an evaluation that can run."""
 
 
 def factorwise_mig(mus: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -171,20 +168,6 @@ def _plain(value):
     return float(value)
 
 
-def parse_config(gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> None:
-    """Replaces gin's configuration with ``gin_files`` then ``gin_bindings``; errors as ConfigurationError."""
-    gin.clear_config()
-    if not gin_files:
-        raise ConfigurationError(f"no --gin_file given: name one of the files in {CONFIG_DIR}")
-    for path in gin_files:
-        if not os.path.isfile(path):
-            raise ConfigurationError(f"gin file {path} does not exist")
-    try:
-        gin.parse_config_files_and_bindings(list(gin_files), list(gin_bindings))
-    except (ValueError, OSError, SyntaxError) as error:
-        raise ConfigurationError(f"invalid gin configuration: {error}") from None
-
-
 def config_file(name: str) -> str:
     """The path of ``gin_configs/metrics/<name>.gin``; ``ConfigurationError`` listing them if absent."""
     path = os.path.join(CONFIG_DIR, f"{name}.gin")
@@ -208,7 +191,7 @@ def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0
     """
     results = {}
     for name in metrics:
-        parse_config([config_file(name)], [f"evaluation.random_seed = {int(seed)}", *gin_bindings])
+        parse_config([config_file(name)], [f"evaluation.random_seed = {int(seed)}", *gin_bindings], CONFIG_DIR)
         try:
             results[name] = _evaluate_as_configured(representation, decoder)
         finally:
@@ -220,7 +203,7 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
     """Evaluates the run in ``model_dir`` as configured; returns the results and the JSON file written."""
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir} does not exist")
-    parse_config(gin_files, gin_bindings)
+    parse_config(gin_files, gin_bindings, CONFIG_DIR)
     try:
         try:
             wants_decoder = "controllability" in gin.query_parameter("evaluation.metrics")

@@ -20,40 +20,13 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import callbacks, data
+from benchmarks.gin_config import ConfigurationError, parse_config
 from benchmarks.models import Architecture
 from benchmarks.objectives import VAE
 
 gin.external_configurable(keras.optimizers.Adam, module="keras.optimizers")
 
 CONFIG_FILE, OPERATIVE_CONFIG_FILE, RESULTS_FILE = "config.gin", "operative_config.gin", "results.json"
-
-
-class ConfigurationError(ValueError):
-    """The gin configuration or ``--model_dir`` does not describe a run that can start."""
-
-
-def parse_config(gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> None:
-    """Replaces gin's configuration with ``gin_files`` then ``gin_bindings``.
-
-    ``include`` statements are resolved beside the files given, never in the working directory. Missing
-    files, syntax errors, unknown configurables or parameters raise :class:`ConfigurationError`.
-    """
-    gin.clear_config(clear_constants=True)
-    if not gin_files:
-        raise ConfigurationError("no --gin_file given: name one of the files in gin_configs/")
-    for path in gin_files:
-        if not os.path.isfile(path):
-            raise ConfigurationError(f"gin file {path} does not exist")
-    # gin looks includes up under its search prefixes, the first of which is the working directory.
-    prefixes = gin.config._LOCATION_PREFIXES
-    saved = list(prefixes)
-    prefixes[:] = list(dict.fromkeys(os.path.dirname(os.path.abspath(p)) for p in gin_files))
-    try:
-        gin.parse_config_files_and_bindings([os.path.abspath(p) for p in gin_files], gin_bindings)
-    except (ValueError, OSError, SyntaxError) as error:
-        raise ConfigurationError(f"invalid gin configuration: {error}") from None
-    finally:
-        prefixes[:] = saved
 
 
 def run(gin_files: Sequence[str], gin_bindings: Sequence[str], model_dir: str) -> dict:
