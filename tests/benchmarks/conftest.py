@@ -33,6 +33,16 @@ def build_tiny_networks(seed: int = 0):
     return encoder, decoder
 
 
+@pytest.fixture
+def no_gin_bindings():
+    """Gin configurables read global bindings: a test using this starts and ends without any."""
+    import gin
+
+    gin.clear_config(clear_constants=True)
+    yield
+    gin.clear_config(clear_constants=True)
+
+
 @pytest.fixture(scope="session")
 def tiny_networks():
     """(encoder, decoder) from :func:`build_tiny_networks`."""

@@ -1,5 +1,4 @@
 """The benchmark networks match SPEC §6: shapes, parameter counts, and the RNN decoder's feeding rules."""
-import gin
 import keras
 import numpy as np
 import pytest
@@ -8,15 +7,9 @@ import dmelodies_tfds
 from benchmarks.models import (HierarchicalDecoder, build_cnn_vae, build_discriminator, build_dsprites_vae,
                                build_rnn_vae)
 
+pytestmark = pytest.mark.usefixtures("no_gin_bindings")
+
 V, T = dmelodies_tfds.VOCABULARY_SIZE, dmelodies_tfds.SEQUENCE_LENGTH
-
-
-@pytest.fixture(autouse=True)
-def no_gin_bindings():
-    """Gin configurables read global bindings: each test starts and ends without any."""
-    gin.clear_config(clear_constants=True)
-    yield
-    gin.clear_config(clear_constants=True)
 
 
 @pytest.fixture(scope="module")

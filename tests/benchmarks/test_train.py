@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,18 +18,12 @@ from benchmarks import data
 from benchmarks import train as train_lib
 from benchmarks.callbacks import NonFiniteLossError
 
+pytestmark = pytest.mark.usefixtures("no_gin_bindings")
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GIN_FILES = [f"{a}_{m}" for a in ("cnn", "rnn") for m in ("beta_vae", "annealed_vae", "factor_vae")]
 RESULT_KEYS = {"method", "architecture", "hyperparameter_name", "hyperparameter_value", "seed", "epochs", "steps",
                "wall_time_s", "test_reconstruction_accuracy", "test_loss", "dataset_config"}
-
-
-@pytest.fixture(autouse=True)
-def no_gin_bindings():
-    """Gin configurables read global bindings: each test starts and ends without any."""
-    gin.clear_config(clear_constants=True)
-    yield
-    gin.clear_config(clear_constants=True)
 
 
 @pytest.fixture(scope="module")
