@@ -10,8 +10,6 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the console
-
 import numpy as np
 
 from dmelodies_tfds import factors as F
