@@ -108,7 +108,7 @@ def to_markdown(header, rows) -> str:
     def cell(value):
         if value is None:
             return "–"
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
