@@ -81,6 +81,11 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.last_logged = resumed_step
         self.last_schedule: dict[str, float] = {}
 
+    def on_train_begin(self, logs=None):
+        schedule = getattr(self.model, "schedule", None)
+        if schedule is not None and self.last_logged > 0:  # resuming: what the interrupted run last wrote
+            self.last_schedule[self.model.hyperparameter_name] = float(schedule(self.last_logged - 1))
+
     def _write(self, writer: str, values: dict, step: int, prefix: str = "") -> None:
         with self.writers[writer].as_default(step=step):
             for name, value in values.items():

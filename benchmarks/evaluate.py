@@ -30,7 +30,8 @@ import numpy as np
 import dmelodies_tfds as d
 from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks import controllability, ground_truth
-from benchmarks.gin_config import ConfigurationError, parse_config
+from benchmarks.files import write_text
+from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
 from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
 from disentanglement_lib.evaluation.metrics import (beta_vae, dci, factor_vae, irs, mig, modularity_explicitness,
                                                     sap_score, utils)
@@ -147,12 +148,7 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
 
 def _evaluate_as_configured(encoder, decoder) -> dict:
     """:func:`evaluate` with the parsed configuration; a missing required binding is a ConfigurationError."""
-    try:
-        return evaluate(encoder, decoder)
-    except RuntimeError as error:  # gin has no exception class of its own for this
-        if str(error).startswith("Required bindings"):
-            raise ConfigurationError(str(error).splitlines()[0]) from None
-        raise
+    return call_configured(evaluate, encoder, decoder)
 
 
 def _plain(value):
@@ -213,18 +209,11 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
         out_dir = os.path.join(model_dir, "metrics")
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, f"{result['name']}.json")
-        _write(os.path.join(out_dir, f"{result['name']}.gin"), gin.operative_config_str())
-        _write(path, json.dumps(result, indent=2) + "\n")  # last: a results file means a finished evaluation
+        write_text(os.path.join(out_dir, f"{result['name']}.gin"), gin.operative_config_str())
+        write_text(path, json.dumps(result, indent=2) + "\n")  # last: a results file means a finished evaluation
     finally:
         gin.clear_config()
     return result, path
-
-
-def _write(path: str, text: str) -> None:
-    temporary = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
-    with open(temporary, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

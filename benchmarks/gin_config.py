@@ -36,3 +36,13 @@ def parse_config(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), whe
         raise ConfigurationError(f"invalid gin configuration: {error}") from None
     finally:
         prefixes[:] = saved
+
+
+def call_configured(function, *args, **kwargs):
+    """Calls a gin-configured function; a required parameter left unbound is a ConfigurationError."""
+    try:
+        return function(*args, **kwargs)
+    except RuntimeError as error:  # gin raises a bare RuntimeError for it
+        if str(error).startswith("Required bindings"):
+            raise ConfigurationError(str(error).splitlines()[0]) from None
+        raise

@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Sequence
 
+from benchmarks.files import write_text
+
 GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs")
 # Points scored per metric: small for speed; the standard protocol uses 10,000 (+5,000 to test).
 _POINTS = {"mig": ("mig.num_train=2000",),
@@ -95,10 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    path = os.path.join(args.out, "quickstart.json")
-    with open(f"{path}.tmp", "w") as file:
-        json.dump(summary, file, indent=2)
-    os.replace(f"{path}.tmp", path)
+    write_text(os.path.join(args.out, "quickstart.json"), json.dumps(summary, indent=2) + "\n")
     return 0
 
 

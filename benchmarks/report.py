@@ -28,6 +28,7 @@ from typing import Sequence
 
 import dmelodies_tfds as d
 from benchmarks import sweep
+from benchmarks.files import atomic_path, write_text
 
 # The figures' scores, in order of preference: the standard protocol first, then the paper's.
 HEADLINE_METRICS = {
@@ -156,7 +157,8 @@ def draw_figures(records: Sequence[dict], out: str) -> list[str]:
 
     def save(figure, name):
         path = os.path.join(out, name)
-        _atomic_savefig(figure, path)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=120)
         plt.close(figure)
         written.append(path)
 
@@ -224,23 +226,6 @@ def draw_figures(records: Sequence[dict], out: str) -> list[str]:
     return written
 
 
-def _atomic_savefig(figure, path: str) -> None:
-    temporary = f"{path}.tmp-{os.getpid()}.png"
-    try:
-        figure.savefig(temporary, dpi=120)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _write_text(path: str, text: str) -> None:
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temporary, path)
-
-
 def build_report(root: str, out: str | None = None) -> dict:
     """Writes the table, the list of missing runs and the figures; returns what was written."""
     records = collect(root)
@@ -249,10 +234,10 @@ def build_report(root: str, out: str | None = None) -> dict:
     out = out or os.path.join(root, "report")
     os.makedirs(out, exist_ok=True)
     header, rows = table(records)
-    _write_text(os.path.join(out, "results.csv"), to_csv(header, rows))
-    _write_text(os.path.join(out, "results.md"), to_markdown(header, rows))
+    write_text(os.path.join(out, "results.csv"), to_csv(header, rows))
+    write_text(os.path.join(out, "results.md"), to_markdown(header, rows))
     missing = missing_runs(root, records)
-    _write_text(os.path.join(out, "missing.txt"), "".join(f"{line}\n" for line in missing))
+    write_text(os.path.join(out, "missing.txt"), "".join(f"{line}\n" for line in missing))
     figures = draw_figures(records, out)
     return {"runs": len(records), "missing": missing, "out": out, "figures": figures, "columns": header}
 

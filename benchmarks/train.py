@@ -20,7 +20,8 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import callbacks, data
-from benchmarks.gin_config import ConfigurationError, parse_config
+from benchmarks.files import atomic_path, write_text
+from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
 from benchmarks.models import Architecture
 from benchmarks.objectives import VAE
 
@@ -32,7 +33,7 @@ CONFIG_FILE, OPERATIVE_CONFIG_FILE, RESULTS_FILE = "config.gin", "operative_conf
 def run(gin_files: Sequence[str], gin_bindings: Sequence[str], model_dir: str) -> dict:
     """Parses the configuration and trains (or resumes, or returns the finished run's results)."""
     parse_config(gin_files, gin_bindings)
-    return train(model_dir)
+    return call_configured(train, model_dir)
 
 
 @gin.configurable(denylist=["model_dir"])
@@ -76,9 +77,10 @@ def train(
         with open(results_path) as file:
             return json.load(file)
 
-    keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing, data order
     try:
         splits = {split: dataset.load(split) for split in ("train", "validation", "test")}
+        # After loading: a first-use TFDS build draws from Python's `random`, which Keras seeds from.
+        keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing
         steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
         arch = architecture()
         model = objective(arch, steps_per_epoch=steps_per_epoch)
@@ -89,7 +91,7 @@ def train(
     for part, count in arch.count_params().items():
         logging.info("%s %s parameters: %s", arch.name, part, f"{count:,}")
     os.makedirs(model_dir, exist_ok=True)
-    _write(os.path.join(model_dir, CONFIG_FILE), config)
+    write_text(os.path.join(model_dir, CONFIG_FILE), config)
 
     wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # training time, across resumptions
     manager = tf.train.CheckpointManager(callbacks.checkpoint(model, wall_time),
@@ -99,7 +101,7 @@ def train(
     step = int(model.optimizer.iterations.numpy())
     logging.info("%s at step %d of %d (%d epochs of %d steps)", "Resuming" if step else "Starting",
                  step, epochs * steps_per_epoch, epochs, steps_per_epoch)
-    _write(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+    write_text(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
 
     logger = callbacks.TensorBoardLogger(os.path.join(model_dir, "logs"), log_every_steps, step)
     epoch, done = divmod(step, steps_per_epoch)
@@ -143,8 +145,8 @@ def train(
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),
     }
-    _write(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
-    _write(results_path, json.dumps(results, indent=2) + "\n")
+    write_text(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+    write_text(results_path, json.dumps(results, indent=2) + "\n")
     logging.info("test reconstruction accuracy %.4f, loss %.4f", results["test_reconstruction_accuracy"],
                  results["test_loss"])
     return results
@@ -168,18 +170,9 @@ def _check_model_dir(model_dir: str, config: str) -> None:
         )
 
 
-def _write(path: str, text: str) -> None:
-    """Writes ``text`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)
-
-
 def _save_keras(model: keras.Model, path: str) -> None:
-    temporary = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
-    model.save(temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        model.save(temporary)
 
 
 def define_flags() -> None:

@@ -202,6 +202,30 @@ def test_kill_and_resume_continues_exactly_where_it_stopped(data_dir, tmp_path):
             np.testing.assert_allclose([v for _, v in values], [v for _, v in reference[tag]], rtol=1e-6)
 
 
+def test_a_resumed_run_does_not_log_its_unchanged_schedule_value_again(tmp_path):
+    """An uninterrupted run writes β only when it changes; a resumed one must not write it again."""
+    import keras
+
+    from benchmarks.callbacks import TensorBoardLogger
+    from benchmarks.models import build_cnn_vae
+    from benchmarks.objectives import BetaVAE
+
+    model = BetaVAE(build_cnn_vae(), beta=4.0, warmup_epochs=1, annealing_steps=10, steps_per_epoch=10)
+    model.compile(optimizer=keras.optimizers.Adam())
+    model.build_optimizers()
+    model.optimizer.iterations.assign(6)  # resumed in the warm-up: β = 0 was written at step 1
+    logger = TensorBoardLogger(str(tmp_path), every_steps=1000, resumed_step=6)
+    logger.set_model(model)
+    logger.on_train_begin()
+    for step in (6, 7, 10, 11):  # the value each step uses, logged after the step as Keras does
+        model.optimizer.iterations.assign(step + 1)
+        logger.on_train_batch_end(0, {"beta": model.schedule(step), "loss": 1.0})
+    logger.flush()
+    beta = scalars(tmp_path / "train")["beta"]
+    # β stays 0 up to step 10 (written before the interruption); step 11's is the first change.
+    assert [s for s, _ in beta] == [12] and beta[0][1] > 0.0
+
+
 def _first_losses(seed, examples):
     """What train() does before its first steps: seed everything, build, then draw the seed's batches."""
     import keras
@@ -222,6 +246,23 @@ def test_one_seed_gives_the_same_first_losses(data_dir):
     first = _first_losses(0, examples)
     assert _first_losses(0, examples) == first
     assert _first_losses(1, examples) != first
+
+
+def test_a_first_use_dataset_build_does_not_change_the_run(data_dir, tmp_path):
+    """Building the dataset on first use must not shift the seeded initial weights (SPEC §8)."""
+    fresh_data = str(tmp_path / "fresh_tensorflow_datasets")
+    built_first = train_lib.run([gin_file("cnn_beta_vae")], quick(fresh_data, **{"train.epochs": 1}),
+                                str(tmp_path / "built_on_first_use"))
+    already_built = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.epochs": 1}),
+                                  str(tmp_path / "already_built"))
+    assert built_first["test_loss"] == already_built["test_loss"]
+
+
+def test_a_missing_required_binding_is_a_configuration_error(tmp_path):
+    bare = tmp_path / "bare.gin"
+    bare.write_text("train.epochs = 1\n")
+    with pytest.raises(train_lib.ConfigurationError, match="Required bindings for `train` not provided"):
+        train_lib.run([str(bare)], [], str(tmp_path / "run"))
 
 
 def test_dsprites_comparison_runs_train_on_mock_data(tmp_path):
