@@ -11,7 +11,7 @@ about 20x slower) and always runs in inference mode, dropout off (SPEC §8).
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 from typing import Callable
 
@@ -47,9 +47,8 @@ def load_encoder(model_dir: str) -> keras.Model:
 
 def load_decoder(model_dir: str) -> keras.Model:
     """The run's decoder; its custom layers are registered by importing :mod:`benchmarks.models`."""
-    if importlib.util.find_spec("benchmarks.models") is not None:
-        with gin.unlock_config():  # it registers gin configurables, possibly after a config was parsed
-            importlib.import_module("benchmarks.models")
+    with gin.unlock_config():  # it registers gin configurables, possibly after a config was parsed
+        importlib.import_module("benchmarks.models")
     return _load(model_dir, DECODER_FILE)
 
 

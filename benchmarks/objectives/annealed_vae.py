@@ -18,7 +18,7 @@ class AnnealedVAE(VAE):
 
     def __init__(self, architecture, capacity: float = 50.0, gamma: float = 1.0, warmup_epochs: int = 10,
                  annealing_steps: int = 100_000, steps_per_epoch: int = 1):
-        super().__init__(architecture, steps_per_epoch)
+        super().__init__(architecture)
         self.capacity, self.gamma = float(capacity), float(gamma)
         self.schedule = ExponentialAnnealing(capacity, warmup_epochs * steps_per_epoch, annealing_steps)
 

@@ -19,7 +19,7 @@ class BetaVAE(VAE):
 
     def __init__(self, architecture, beta: float = 1.0, kl_threshold: float = 50.0, warmup_epochs: int = 10,
                  annealing_steps: int = 100_000, steps_per_epoch: int = 1):
-        super().__init__(architecture, steps_per_epoch)
+        super().__init__(architecture)
         self.beta, self.kl_threshold = float(beta), float(kl_threshold)
         self.schedule = ExponentialAnnealing(beta, warmup_epochs * steps_per_epoch, annealing_steps)
 

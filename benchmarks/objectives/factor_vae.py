@@ -35,7 +35,8 @@ class FactorVAE(VAE):
 
     def __init__(self, architecture, gamma: float = 10.0, kl_target: float = 50.0,
                  discriminator=build_discriminator, discriminator_optimizer=None, steps_per_epoch: int = 1):
-        super().__init__(architecture, steps_per_epoch)
+        del steps_per_epoch  # no schedule: FactorVAE neither warms up nor anneals (SPEC §6)
+        super().__init__(architecture)
         self.gamma, self.kl_target = float(gamma), float(kl_target)
         self.discriminator = discriminator(self.encoder.output[0].shape[-1])
         self.discriminator_optimizer = discriminator_optimizer or _default_discriminator_optimizer()

@@ -69,7 +69,9 @@ class VAE(keras.Model):
 
     Args:
       architecture: the encoder and decoder to train.
-      steps_per_epoch: lets schedules whose warm-up SPEC §6 gives in epochs count steps.
+
+    Every objective also accepts ``steps_per_epoch`` (``train`` passes it to all of them alike): the
+    schedules count steps, while SPEC §6 gives their warm-up in epochs.
 
     Random draws (posterior samples, dropout, teacher forcing, permutations) are seeded from
     ``keras.utils.set_random_seed``'s state when the model is built.
@@ -78,13 +80,11 @@ class VAE(keras.Model):
     method: str
     hyperparameter_name: str
 
-    def __init__(self, architecture: Architecture, steps_per_epoch: int = 1):
+    def __init__(self, architecture: Architecture):
         super().__init__(name=self.method)
-        self.architecture_name = architecture.name
         self.encoder, self.decoder = architecture.encoder, architecture.decoder
         self.teacher_forced_decoder = architecture.teacher_forced_decoder
         self.reconstruct = RECONSTRUCTIONS[architecture.likelihood]
-        self.steps_per_epoch = steps_per_epoch
         self.sampling = Sampling(name="sampling")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
 
