@@ -21,6 +21,8 @@ import keras
 import tensorflow as tf
 from tensorboard.compat.proto import event_pb2
 
+from benchmarks.files import atomic_path
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
@@ -121,11 +123,9 @@ def truncate_events(directory: str, last_step: int) -> None:
         records = [bytes(r) for r in tf.data.TFRecordDataset(path).as_numpy_iterator()]
         kept = [r for r in records if event_pb2.Event.FromString(r).step <= last_step]
         if len(kept) < len(records):
-            temporary = path + ".truncating"
-            with tf.io.TFRecordWriter(temporary) as writer:
+            with atomic_path(path) as temporary, tf.io.TFRecordWriter(temporary) as writer:
                 for record in kept:
                     writer.write(record)
-            os.replace(temporary, path)
 
 
 class Checkpointing(keras.callbacks.Callback):

@@ -32,11 +32,9 @@ _POINTS = {"mig": ("mig.num_train=2000",),
 
 def quickstart(out: str, epochs: int = 10, batch_size: int = 128, seed: int = 0) -> dict:
     """Runs the four steps above; returns the training results and the metric scores."""
-    import numpy as np
-
     import dmelodies_tfds as d
     from benchmarks import evaluate, report, train
-    from benchmarks.representation import load_decoder, load_encoder
+    from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, posterior_mean
     from dmelodies_tfds import music
 
     data_dir = os.path.join(out, "tensorflow_datasets")
@@ -75,9 +73,8 @@ def quickstart(out: str, epochs: int = 10, batch_size: int = 128, seed: int = 0)
     for figure in summary["figures"]:
         print(f"      {figure}")
     melody = d.generate_tokens(d.split_indices("test")[:1])
-    encoder, decoder = load_encoder(run_dir), load_decoder(run_dir)
-    z_mean, _ = encoder(melody, training=False)
-    reconstruction = np.argmax(np.asarray(decoder(z_mean, training=False)), axis=-1)[0]
+    encode, decode = posterior_mean(load_encoder(run_dir)), greedy_decoder(load_decoder(run_dir))
+    reconstruction = decode(encode(melody))[0]
     midi = os.path.join(out, "reconstruction.mid")
     music.write_midi(reconstruction, midi, title="dMelodies: a test melody reconstructed", overwrite=True)
     print(f"      original      {' '.join(d.tokens_to_names(melody[0]))}")
