@@ -32,25 +32,43 @@ class TFDSSource:
       data_dir: where TFDS keeps its data; None for TFDS's default (``~/tensorflow_datasets``).
       feature: the feature the models read ("score": the 16 tokens).
       split_names: the dataset's names for the train / validation / test splits, as TFDS split strings.
+
+    ``load(split, split_seed)`` reads the data cut by split seed ``split_seed``: the paper re-split
+    dMelodies for each training seed (SPEC §4, §6), so its run with seed s reads the builder config
+    ``<config>_split<s>`` (``full`` itself for s = 0). Other datasets have one fixed split (seed 0).
     """
 
     def __init__(self, name: str = "dmelodies", config: str | None = "full", data_dir: str | None = None,
                  feature: str = "score", split_names: dict[str, str] | None = None):
         self.name, self.config, self.data_dir, self.feature = name, config, data_dir, feature
         self.split_names = dict(split_names or {s: s for s in ("train", "validation", "test")})
-        self._arrays: dict[str, np.ndarray] = {}
+        self._arrays: dict[tuple[str, int], np.ndarray] = {}
 
-    def builder(self) -> tfds.core.DatasetBuilder:
+    def builder(self, split_seed: int = 0) -> tfds.core.DatasetBuilder:
+        if split_seed:
+            if self.name != "dmelodies" or self.config is None:
+                raise ValueError(f"TFDS dataset {self.name!r} has one fixed split: bind train.split_seed = 0 "
+                                 f"(asked for split seed {split_seed})")
+            from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import Builder, make_config
+
+            config = make_config(self.config, split_seed)
+            if config.name in Builder.builder_configs:  # the paper's seeds are registered configs
+                return self._builder(f"{self.name}/{config.name}", config.name)
+            return self._builder(self.name, config.name, config=config)
         name = f"{self.name}/{self.config}" if self.config else self.name
-        try:
-            return tfds.builder(name, data_dir=self.data_dir)
-        except tfds.core.registered.DatasetNotFoundError as error:
-            raise ValueError(f"unknown TFDS dataset {name!r}: {error}") from None
+        return self._builder(name, name)
 
-    def load(self, split: str) -> np.ndarray:
-        """All examples of ``split`` ("train", "validation" or "test"), in the split's order."""
-        if split not in self._arrays:
-            builder = self.builder()
+    def _builder(self, name, shown, **kwargs) -> tfds.core.DatasetBuilder:
+        try:
+            return tfds.builder(name, data_dir=self.data_dir, **kwargs)
+        except tfds.core.registered.DatasetNotFoundError as error:
+            raise ValueError(f"unknown TFDS dataset {shown!r}: {error}") from None
+
+    def load(self, split: str, split_seed: int = 0) -> np.ndarray:
+        """All examples of ``split`` ("train", "validation" or "test") cut by ``split_seed``, in order."""
+        key = (split, split_seed)
+        if key not in self._arrays:
+            builder = self.builder(split_seed)
             if not builder.is_prepared():
                 logging.info("Preparing %s in %s (first use)", builder.info.full_name, builder.data_dir)
                 builder.download_and_prepare()
@@ -58,8 +76,8 @@ class TFDSSource:
             chunks = [batch[self.feature] for batch in tfds.as_numpy(dataset)]
             if not chunks:
                 raise ValueError(f"split {self.split_names[split]!r} of {builder.info.full_name} is empty")
-            self._arrays[split] = np.concatenate(chunks)
-        return self._arrays[split]
+            self._arrays[key] = np.concatenate(chunks)
+        return self._arrays[key]
 
 
 def epoch_steps(num_examples: int, batch_size: int, steps_per_epoch: int | None = None) -> int:

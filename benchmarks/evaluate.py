@@ -92,7 +92,8 @@ class _Recording:
 
 @gin.configurable("evaluation", denylist=["encoder", "decoder"])
 def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[str] = gin.REQUIRED,
-             representation: str = "mean", ground_truth=dmelodies_data, random_seed: int = 0) -> dict:
+             representation: str = "mean", ground_truth=dmelodies_data, random_seed: int = 0,
+             split_seed: int = 0) -> dict:
     """Scores ``encoder`` with each of ``metrics`` in turn; returns the results (module docstring).
 
     Every metric gets a fresh ground truth, representation function and ``RandomState(random_seed)``,
@@ -108,6 +109,8 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
         "sample" (the paper's protocol, seeded by ``random_seed``).
       ground_truth: a ground-truth class (``@dmelodies_data``, ``@split_prefix``), built per metric.
       random_seed: seeds each metric's random state and the posterior samples.
+      split_seed: the split the run trained on (SPEC §4, §6); the paper protocol scores that split's
+        test melodies. :func:`run` binds it from the run's ``results.json``.
     """
     if not re.fullmatch(r"[\w.-]+", str(name)):
         raise ConfigurationError(f"evaluation.name must be a plain file name, got {name!r}")
@@ -123,7 +126,7 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
     scores, factorwise, seconds, start = {}, None, {}, time.perf_counter()
     for metric in metrics:
         started = time.perf_counter()
-        data = ground_truth()
+        data = ground_truth(split_seed=split_seed)
         function = representation_function(encoder, representation, random_seed) if is_encoder else encoder
         random_state = np.random.RandomState(random_seed)
         if metric == "controllability":
@@ -142,7 +145,8 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
         result["factorwise_mig"] = factorwise
     result["protocol"] = {"metrics": list(metrics), "representation": representation if is_encoder else "function",
                           "ground_truth": repr(data)}
-    result.update(seed=random_seed, metric_seconds=seconds, elapsed_seconds=time.perf_counter() - start)
+    result.update(seed=random_seed, split_seed=split_seed, metric_seconds=seconds,
+                  elapsed_seconds=time.perf_counter() - start)
     return result
 
 
@@ -195,12 +199,60 @@ def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0
     return results
 
 
+# SPEC §7: the paper's trainers scored the first 201 test batches: of 512 melodies for β-VAE and
+# Annealed-VAE, of 256 for FactorVAE (its trainer evaluates with batch 256).
+PAPER_PROTOCOL_FILES = {"factor_vae": "paper_factor_vae"}
+PAPER_NUM_EXAMPLES = {"paper": 201 * 512, "paper_factor_vae": 201 * 256}
+
+
+def paper_protocol(method: str | None) -> str:
+    """The name of the paper-protocol metric config for runs of ``method`` (SPEC §7)."""
+    return PAPER_PROTOCOL_FILES.get(method, "paper")
+
+
+def _run_results(model_dir: str) -> dict:
+    """The run's ``results.json`` (empty when it has none, e.g. a hand-saved encoder)."""
+    path = os.path.join(model_dir, "results.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as file:
+        try:
+            results = json.load(file)
+        except json.JSONDecodeError as error:
+            raise ConfigurationError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(results, dict):
+        raise ConfigurationError(f"{path} holds a {type(results).__name__}, not a run's results")
+    return results
+
+
+def _check_paper_protocol(method: str | None) -> None:
+    """Refuses the paper protocol with another method's number of test melodies (SPEC §7)."""
+    if gin.query_parameter("evaluation.name") != "paper":
+        return
+    try:
+        num_examples = gin.query_parameter("split_prefix.num_examples")
+    except ValueError:
+        return
+    expected = paper_protocol(method)
+    if method is not None and num_examples != PAPER_NUM_EXAMPLES[expected]:
+        raise ConfigurationError(
+            f"the paper protocol scored {PAPER_NUM_EXAMPLES[expected]:,} test melodies for {method} runs, "
+            f"not {num_examples:,}: use gin_configs/metrics/{expected}.gin")
+
+
 def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:
-    """Evaluates the run in ``model_dir`` as configured; returns the results and the JSON file written."""
+    """Evaluates the run in ``model_dir`` as configured; returns the results and the JSON file written.
+
+    The split seed comes from the run's ``results.json`` (``evaluation.split_seed``, overridable by
+    ``gin_bindings``), so the paper protocol scores the test melodies of the split the run trained on.
+    """
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir} does not exist")
-    parse_config(gin_files, gin_bindings, CONFIG_DIR)
+    results = _run_results(model_dir)
+    split_binding = [f"evaluation.split_seed = {int(results['split_seed'])}"] if "split_seed" in results else []
+    parse_config(gin_files, [*split_binding, *gin_bindings], CONFIG_DIR)
     try:
+        _check_paper_protocol(results.get("method"))
         try:
             wants_decoder = "controllability" in gin.query_parameter("evaluation.metrics")
         except ValueError:

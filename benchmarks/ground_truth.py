@@ -29,11 +29,11 @@ class DMelodiesData(ground_truth_data.GroundTruthData):
     """
 
     def __init__(self, split: str | None = None, split_seed: int = 0):
-        self.split = split
+        self.split, self.split_seed = split, split_seed
         self._indices = None if split is None else d.split_indices(split, split_seed)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(split={self.split!r})"
+        return f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed})"
 
     @property
     def num_factors(self) -> int:
@@ -76,7 +76,8 @@ class SplitPrefix(DMelodiesData):
         self._next = 0
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(split={self.split!r}, num_examples={len(self._indices)})"
+        return (f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed}, "
+                f"num_examples={len(self._indices)})")
 
     def sample_factors(self, num, random_state) -> np.ndarray:
         del random_state

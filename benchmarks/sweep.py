@@ -1,12 +1,21 @@
 r"""The paper's benchmark grid (SPEC §6): 2 architectures × 3 methods × 3 values × 3 seeds = 54 runs.
 
     python -m benchmarks.sweep --root=runs [--dry_run] [--filter=cnn_beta_vae] [--gin_bindings=...]
+    python -m benchmarks.sweep --root=results/compressed --preset=compressed     # the reproduction study
 
 Runs go one after another, each in its own process, under
-``ROOT/<architecture>_<method>/<hyperparameter>=<value>/seed=<seed>/``. Because every run resumes from
-its checkpoints and returns a finished run's results, rerunning the sweep skips what is done and
-continues what was interrupted. ``--dsprites`` adds the dSprites comparison runs (they need TFDS's
-``dsprites`` data, which must already be prepared).
+``ROOT/<architecture>_<method>/<hyperparameter>=<value>/seed=<seed>/``. Every run is handed to
+``benchmarks.train``, which resumes an interrupted run from its checkpoints, returns a finished run
+with the same configuration at once, and refuses a finished run whose configuration differs (the sweep
+then reports that run as failed and exits non-zero). ``--metrics`` then scores each trained run with
+``benchmarks.evaluate``, skipping the metric files it already holds; ``paper`` picks the paper
+protocol of the run's method (SPEC §7). ``--dsprites`` adds the dSprites comparison runs (they need
+TFDS's ``dsprites`` data, which must already be prepared).
+
+A preset names a protocol: its runs, the bindings that scale their schedules, and their metrics.
+``paper`` is the full protocol; ``compressed`` scales every schedule by one factor s (epochs 100·s,
+warm-up 10·s epochs, annealing 100,000·s steps): s = 0.1 for the 9 CNN grid points and s = 0.05 for
+three RNN points, seed 0, so that the study fits a 2-core CPU (``results/compressed/``).
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ from typing import Sequence
 from absl import app, flags
 
 GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs")
+METRICS_DIR = os.path.join(GIN_DIR, "metrics")
 ARCHITECTURES = ("cnn", "rnn")
 # method: (configurable holding the hyperparameter, its name in the run layout, the paper's values)
 METHODS = {
@@ -27,7 +37,13 @@ METHODS = {
     "annealed_vae": ("AnnealedVAE", "capacity", (25.0, 50.0, 75.0)),
     "factor_vae": ("FactorVAE", "gamma", (1.0, 10.0, 50.0)),
 }
+# Methods whose objective warms up and anneals (SPEC §6); FactorVAE does neither.
+SCHEDULED = ("beta_vae", "annealed_vae")
 SEEDS = (0, 1, 2)
+# SPEC §6: 100 epochs, 10 warm-up epochs, 100,000 annealing steps.
+EPOCHS, WARMUP_EPOCHS, ANNEALING_STEPS = 100, 10, 100_000
+# The paper protocol (resolved per method), then disentanglement_lib's standard suite (SPEC §7).
+STUDY_METRICS = ("paper", "mig", "modularity_explicitness", "sap_score")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +54,10 @@ class Run:
     gin_file: str
     bindings: tuple[str, ...]
 
+    @property
+    def method(self) -> str:
+        return next(m for m in METHODS if self.name.split("/")[0].endswith("_" + m))
+
     def model_dir(self, root: str) -> str:
         return os.path.join(root, *self.name.split("/"))
 
@@ -46,20 +66,86 @@ class Run:
                 *(f"--gin_bindings={b}" for b in (*self.bindings, *extra_bindings)),
                 f"--model_dir={self.model_dir(root)}"]
 
+    def evaluate_command(self, root: str, metric: str, metrics_dir: str = METRICS_DIR) -> list[str]:
+        """The ``benchmarks.evaluate`` command scoring this run with metric config ``metric``."""
+        return [sys.executable, "-m", "benchmarks.evaluate", f"--model_dir={self.model_dir(root)}",
+                f"--gin_file={os.path.join(metrics_dir, metric_file(metric, self.method) + '.gin')}"]
 
-def grid(gin_dir: str = GIN_DIR, architectures: Sequence[str] = ARCHITECTURES, seeds: Sequence[int] = SEEDS) -> list[Run]:
-    """The runs of the paper's grid, architecture by architecture, method by method."""
+
+def metric_file(metric: str, method: str) -> str:
+    """The metric config for ``metric`` on a run of ``method``: ``paper`` is the method's paper protocol
+    (FactorVAE's trainer scored 201 batches of 256, the others 201 of 512: SPEC §7)."""
+    return ("paper_factor_vae" if method == "factor_vae" else "paper") if metric == "paper" else metric
+
+
+def metric_name(metric: str) -> str:
+    """The results file a metric config writes: every paper protocol is named ``paper``."""
+    return "paper" if metric.startswith("paper") else metric
+
+
+def scaled_bindings(method: str, scale: float) -> tuple[str, ...]:
+    """Bindings that scale every schedule of ``method`` by ``scale`` (1 is the paper's protocol)."""
+    if scale == 1:
+        return ()
+    if not 0 < scale <= 1:
+        raise ValueError(f"the schedule scale must be in (0, 1], got {scale}")
+    epochs = EPOCHS * scale
+    if epochs != int(epochs):
+        raise ValueError(f"scale {scale} gives {epochs} epochs: choose a scale that gives whole epochs")
+    bindings = [f"train.epochs = {int(epochs)}"]
+    if method in SCHEDULED:
+        configurable = METHODS[method][0]
+        bindings += [f"{configurable}.warmup_epochs = {WARMUP_EPOCHS * scale:g}",
+                     f"{configurable}.annealing_steps = {round(ANNEALING_STEPS * scale)}"]
+    return tuple(bindings)
+
+
+def grid(gin_dir: str = GIN_DIR, architectures: Sequence[str] = ARCHITECTURES, seeds: Sequence[int] = SEEDS,
+         methods: Sequence[str] = tuple(METHODS), values: dict | None = None, scale: float = 1.0) -> list[Run]:
+    """The runs of the paper's grid, architecture by architecture, method by method.
+
+    ``values`` (method -> values) restricts the hyperparameter values; ``scale`` scales the schedules.
+    """
     runs = []
     for architecture in architectures:
-        for method, (configurable, hyperparameter, values) in METHODS.items():
-            for value in values:
+        for method in methods:
+            configurable, hyperparameter, paper_values = METHODS[method]
+            for value in (values or {}).get(method, paper_values):
                 for seed in seeds:
                     runs.append(Run(
                         name=f"{architecture}_{method}/{hyperparameter}={value:g}/seed={seed}",
                         gin_file=os.path.join(gin_dir, f"{architecture}_{method}.gin"),
-                        bindings=(f"{configurable}.{hyperparameter} = {value!r}", f"train.seed = {seed}"),
+                        bindings=(f"{configurable}.{hyperparameter} = {value!r}", f"train.seed = {seed}",
+                                  *scaled_bindings(method, scale)),
                     ))
     return runs
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named protocol: which runs, how their schedules are scaled, and how they are scored."""
+
+    description: str
+    runs: tuple[Run, ...]
+    metrics: tuple[str, ...]
+
+
+def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None) -> Preset:
+    """``paper``: the 54 runs at full length; ``compressed``: the reproduction study (module docstring).
+
+    ``seeds`` replaces the preset's seeds (the compressed study runs seed 0; 1 and 2 extend it).
+    """
+    if name == "paper":
+        return Preset("SPEC §6's 54 runs, 100 epochs each", tuple(grid(gin_dir, seeds=seeds or SEEDS)),
+                      STUDY_METRICS)
+    if name == "compressed":
+        seeds = tuple(seeds or (0,))
+        cnn = grid(gin_dir, ("cnn",), seeds, scale=0.1)
+        rnn = grid(gin_dir, ("rnn",), seeds, values={"beta_vae": (1.0,), "annealed_vae": (50.0,),
+                                                     "factor_vae": (10.0,)}, scale=0.05)
+        return Preset("every schedule scaled by s: CNN grid at s = 0.1 (10 epochs), RNN β = 1, C = 50, "
+                      "γ = 10 at s = 0.05 (5 epochs)", tuple(cnn + rnn), STUDY_METRICS)
+    raise ValueError(f"unknown preset {name!r}; presets are paper, compressed")
 
 
 def matches(run: Run, patterns: Sequence[str]) -> bool:
@@ -76,35 +162,70 @@ def status(run: Run, root: str) -> str:
     return "interrupted" if os.path.isdir(os.path.join(model_dir, "checkpoints")) else "new"
 
 
+def missing_metrics(run: Run, root: str, metrics: Sequence[str]) -> list[str]:
+    """The metric configs whose results file the run does not hold yet."""
+    metrics_dir = os.path.join(run.model_dir(root), "metrics")
+    return [m for m in metrics if not os.path.exists(os.path.join(metrics_dir, metric_name(m) + ".json"))]
+
+
 def define_flags() -> None:
     """Defines the command-line flags; only when run as a program, so importing this module for its
     functions never collides with another module's flags of the same name."""
     flags.DEFINE_string("root", None, "Folder under which every run gets its own --model_dir.")
+    flags.DEFINE_string("preset", None, "A named protocol: 'paper' (54 runs, 100 epochs, scored) or "
+                        "'compressed' (the reproduction study's 12 shortened runs, scored).")
+    flags.DEFINE_list("seeds", [], "Seeds to run instead of the grid's or preset's, e.g. 0,1,2.")
     flags.DEFINE_bool("dry_run", False, "Only list the runs, their status and their commands.")
     flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")
     flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run, e.g. train.epochs=1.")
+    flags.DEFINE_list("metrics", None, "Metric configs to score each run with after training, e.g. "
+                      "paper,mig ('paper' is the run's method's paper protocol); default: the preset's, "
+                      "none without a preset.")
     flags.DEFINE_bool("dsprites", False, "Add the dSprites comparison runs (needs TFDS's dsprites data).")
     flags.DEFINE_string("gin_dir", GIN_DIR, "Folder of the <architecture>_<method>.gin files.")
     flags.mark_flag_as_required("root")
+
+
+def _selected_runs(FLAGS) -> tuple[list[Run], tuple[str, ...]]:
+    seeds = [int(s) for s in FLAGS.seeds] or None
+    if FLAGS.preset:
+        if FLAGS.dsprites:
+            raise ValueError("--dsprites adds to the plain grid, not to a preset")
+        chosen = preset(FLAGS.preset, FLAGS.gin_dir, seeds)
+        runs, metrics = list(chosen.runs), chosen.metrics
+    else:
+        architectures = ARCHITECTURES + (("dsprites",) if FLAGS.dsprites else ())
+        runs, metrics = grid(FLAGS.gin_dir, architectures, seeds or SEEDS), ()
+    if FLAGS.metrics is not None:
+        metrics = tuple(FLAGS.metrics)
+    return [r for r in runs if matches(r, FLAGS.filter)], metrics
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     FLAGS = flags.FLAGS
-    architectures = ARCHITECTURES + (("dsprites",) if FLAGS.dsprites else ())
-    runs = [r for r in grid(FLAGS.gin_dir, architectures) if matches(r, FLAGS.filter)]
+    try:
+        runs, metrics = _selected_runs(FLAGS)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     if not runs:
         raise SystemExit(f"error: no run matches --filter={FLAGS.filter}")
     failed = []
     for number, run in enumerate(runs, start=1):
         state = status(run, FLAGS.root)
         print(f"[{number}/{len(runs)}] {run.name}: {state}", flush=True)
-        command = run.command(FLAGS.root, FLAGS.gin_bindings)
-        if FLAGS.dry_run:
-            print("  " + subprocess.list2cmdline(command), flush=True)
-        elif state != "finished" and subprocess.run(command).returncode:
-            failed.append(run.name)
+        commands = [run.command(FLAGS.root, FLAGS.gin_bindings)]
+        commands += [run.evaluate_command(FLAGS.root, m) for m in
+                     (metrics if FLAGS.dry_run else missing_metrics(run, FLAGS.root, metrics))]
+        for command in commands:
+            if FLAGS.dry_run:
+                print("  " + subprocess.list2cmdline(command), flush=True)
+            # A finished run is still handed to `train`: it returns at once when the configuration is the
+            # same and refuses a different one, which must not pass as "finished".
+            elif subprocess.run(command).returncode:
+                failed.append(run.name)
+                break
     if failed:
         raise SystemExit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
 

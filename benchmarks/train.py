@@ -47,6 +47,7 @@ def train(
     steps_per_epoch: int | None = None,
     batch_size: int = 512,
     seed: int = 0,
+    split_seed: int | None = None,
     validation_steps: int | None = None,
     checkpoint_every_steps: int = 1000,
     log_every_steps: int = 50,
@@ -61,10 +62,13 @@ def train(
     - ``checkpoints/``: every variable and optimiser slot, every ``checkpoint_every_steps`` steps and
       after each epoch;
     - ``encoder.keras`` (built-in layers only) and ``decoder.keras`` (needs ``import benchmarks.models``);
-    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, and the training
+    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, split seed, and the training
       time (``wall_time_s``: training and validation, summed over resumptions).
 
     Args:
+      seed: initial weights, data order, sampling, dropout and teacher forcing.
+      split_seed: which train/validation/test split to use (SPEC §4). None: the run's ``seed``, as the
+        original re-split the data for every training seed (SPEC §6); an integer holds the split fixed.
       steps_per_epoch: None for whole passes over the training split (dropping the last partial batch).
       validation_steps: None to validate on the whole validation split after every epoch.
       steps_per_execution: training steps per call into TensorFlow (fewer Python round trips).
@@ -77,8 +81,9 @@ def train(
         with open(results_path) as file:
             return json.load(file)
 
+    split_seed = seed if split_seed is None else split_seed
     try:
-        splits = {split: dataset.load(split) for split in ("train", "validation", "test")}
+        splits = {split: dataset.load(split, split_seed) for split in ("train", "validation", "test")}
         # After loading: a first-use TFDS build draws from Python's `random`, which Keras seeds from.
         keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing
         steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
@@ -132,6 +137,7 @@ def train(
         "hyperparameter_name": model.hyperparameter_name,
         "hyperparameter_value": model.hyperparameter_value,
         "seed": seed,
+        "split_seed": split_seed,
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
         "batch_size": batch_size,

@@ -25,10 +25,16 @@ def _dense(units: int, name: str, activation=None) -> keras.layers.Dense:
     return keras.layers.Dense(units, activation=activation, kernel_initializer=INITIALIZER, name=name)
 
 
-def _step(cells, inputs, states):
-    """One time step through stacked GRU cells; returns the top output and every layer's new state."""
+def _step(cells, inputs, states, dropout, training):
+    """One time step through stacked GRU cells; returns the top output and every layer's new state.
+
+    As PyTorch's multi-layer GRU (the original's ``dropout=0.2``): each layer's output is dropped out
+    on its way into the next layer, while the state it carries to the next step is left untouched.
+    """
     new_states = []
-    for cell, state in zip(cells, states):
+    for layer, (cell, state) in enumerate(zip(cells, states)):
+        if layer:
+            inputs = dropout(inputs, training=training)
         inputs, _ = cell(inputs, [state])
         new_states.append(inputs)
     return inputs, new_states
@@ -44,8 +50,9 @@ class HierarchicalDecoder(keras.layers.Layer):
 
     def __init__(self, vocabulary_size: int, bars: int = 2, slots_per_bar: int = 8, units: int = 64,
                  num_layers: int = 2, embedding_dim: int = 10, bar_input_units: int = 64,
-                 teacher_forcing: float = 0.5, seed=None, **kwargs):
+                 teacher_forcing: float = 0.5, dropout: float = 0.2, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.dropout = dropout
         self.vocabulary_size, self.bars, self.slots_per_bar = vocabulary_size, bars, slots_per_bar
         self.units, self.num_layers, self.embedding_dim = units, num_layers, embedding_dim
         self.bar_input_units, self.teacher_forcing, self.seed = bar_input_units, teacher_forcing, seed
@@ -58,6 +65,9 @@ class HierarchicalDecoder(keras.layers.Layer):
                                                       name="decoder_embedding")
         self.slot_cells = [_gru_cell(units, f"slot_gru{i + 1}") for i in range(num_layers)]
         self.to_logits = _dense(vocabulary_size, "logits")
+        # SPEC §6: both 2-layer GRUs use dropout between their layers in training, like the encoder's.
+        self.bar_dropout = keras.layers.Dropout(dropout, name="bar_gru_dropout")
+        self.slot_dropout = keras.layers.Dropout(dropout, name="slot_gru_dropout")
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, z_shape, targets_shape=None):
@@ -86,12 +96,12 @@ class HierarchicalDecoder(keras.layers.Layer):
         previous = ops.broadcast_to(self.start_token, (batch, self.embedding_dim))
         logits = []
         for _ in range(self.bars):
-            bar, bar_states = _step(self.bar_cells, bar_input, bar_states)
+            bar, bar_states = _step(self.bar_cells, bar_input, bar_states, self.bar_dropout, training)
             slot_states = ops.split(self.bar_to_slot_state(bar), self.num_layers, axis=-1)
             slot_input = self.bar_to_slot_input(bar)
             for _ in range(self.slots_per_bar):
                 output, slot_states = _step(self.slot_cells, ops.concatenate([previous, slot_input], -1),
-                                            slot_states)
+                                            slot_states, self.slot_dropout, training)
                 logits.append(self.to_logits(output))
                 token = ops.argmax(logits[-1], axis=-1)
                 if teacher_forced is not None:
@@ -107,7 +117,8 @@ class HierarchicalDecoder(keras.layers.Layer):
         config.update(
             vocabulary_size=self.vocabulary_size, bars=self.bars, slots_per_bar=self.slots_per_bar,
             units=self.units, num_layers=self.num_layers, embedding_dim=self.embedding_dim,
-            bar_input_units=self.bar_input_units, teacher_forcing=self.teacher_forcing, seed=self.seed,
+            bar_input_units=self.bar_input_units, teacher_forcing=self.teacher_forcing, dropout=self.dropout,
+            seed=self.seed,
         )
         return config
 
@@ -126,7 +137,8 @@ def build_rnn_vae(
     unroll: bool = True,
 ) -> Architecture:
     """Embedding -> 2-layer bidirectional GRU -> four final states (256) -> Gaussian heads; the
-    :class:`HierarchicalDecoder`. ``unroll`` only changes speed (16 steps unroll cheaply on CPU)."""
+    :class:`HierarchicalDecoder`. ``dropout`` is applied between the two layers of every GRU, encoder
+    and decoder alike (SPEC §6). ``unroll`` only changes speed (16 steps unroll cheaply on CPU)."""
     tokens = keras.Input((sequence_length,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=INITIALIZER,
                                name="embedding")(tokens)
@@ -146,7 +158,7 @@ def build_rnn_vae(
         raise ValueError(f"{sequence_length} slots do not split into {bars} equal bars")
     layer = HierarchicalDecoder(vocabulary_size, bars=bars, slots_per_bar=sequence_length // bars,
                                 units=units, embedding_dim=embedding_dim, teacher_forcing=teacher_forcing,
-                                name="hierarchical_decoder")
+                                dropout=dropout, name="hierarchical_decoder")
     z = keras.Input((latent_dim,), name="z")
     targets = keras.Input((sequence_length,), dtype="int32", name="targets")
     decoder = keras.Model(z, layer(z), name="rnn_decoder")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gin
 from keras import ops
 
-from benchmarks.objectives.schedules import ExponentialAnnealing
+from benchmarks.objectives.schedules import ExponentialAnnealing, warmup_steps
 from benchmarks.objectives.vae import VAE
 
 
@@ -17,11 +17,11 @@ class BetaVAE(VAE):
     method = "beta_vae"
     hyperparameter_name = "beta"
 
-    def __init__(self, architecture, beta: float = 1.0, kl_threshold: float = 50.0, warmup_epochs: int = 10,
+    def __init__(self, architecture, beta: float = 1.0, kl_threshold: float = 50.0, warmup_epochs: float = 10,
                  annealing_steps: int = 100_000, steps_per_epoch: int = 1):
         super().__init__(architecture)
         self.beta, self.kl_threshold = float(beta), float(kl_threshold)
-        self.schedule = ExponentialAnnealing(beta, warmup_epochs * steps_per_epoch, annealing_steps)
+        self.schedule = ExponentialAnnealing(beta, warmup_steps(warmup_epochs, steps_per_epoch), annealing_steps)
 
     @property
     def hyperparameter_value(self) -> float:

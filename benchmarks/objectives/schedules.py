@@ -9,6 +9,14 @@ from __future__ import annotations
 from keras import ops
 
 
+def warmup_steps(warmup_epochs: float, steps_per_epoch: int) -> int:
+    """SPEC §6 gives the warm-up in epochs; the schedules count optimiser steps. A fractional number of
+    epochs (the compressed protocol scales 10 epochs down to 0.5) rounds to the nearest step."""
+    if warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+    return int(round(warmup_epochs * steps_per_epoch))
+
+
 class ExponentialAnnealing:
     """The schedule as a function of the optimiser's step counter (so it resumes with the optimiser)."""
 
@@ -23,6 +31,10 @@ class ExponentialAnnealing:
         """The value in force for the step ``step`` (0-based), as a float32 scalar tensor."""
         after_warmup = ops.clip(ops.cast(step, "float32") - self.warmup_steps, 0.0, self.annealing_steps)
         return ops.power(1.0 + self.target, after_warmup / self.annealing_steps) - 1.0
+
+    def warmed_up(self, step):
+        """1.0 once the warm-up is over, 0.0 during it: the weight of a term that the warm-up switches off."""
+        return ops.cast(ops.greater_equal(ops.cast(step, "float32"), float(self.warmup_steps)), "float32")
 
     def phase(self, step: int) -> str:
         """"warm-up", "annealing" or "held": what the run log reports as the schedule moves on."""

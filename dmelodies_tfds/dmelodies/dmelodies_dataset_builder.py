@@ -44,23 +44,43 @@ class DMelodiesConfig(tfds.core.BuilderConfig):
     split_seed: int = 0
 
 
+_DESCRIPTIONS = {
+    "full": "All 1,354,752 melodies in the paper's 70/20/10 split (split seed {seed}).",
+    "tiny": "The first 7,000 / 2,000 / 1,000 examples of the paper's train / validation / test splits "
+            "(split seed {seed}): for tests and quick demos.",
+}
+_EXAMPLES_PER_SPLIT = {"full": None, "tiny": _TINY_SIZES}
+# The paper's training seeds {0, 1, 2} each re-split the data (SPEC §4, §6): one config per seed.
+PAPER_SPLIT_SEEDS = (0, 1, 2)
+
+
+def config_name(base: str, split_seed: int = 0) -> str:
+    """``full``/``tiny`` for split seed 0 (the paper's default split), ``<base>_split<seed>`` otherwise."""
+    return base if split_seed == 0 else f"{base}_split{split_seed}"
+
+
+def make_config(base: str, split_seed: int = 0) -> DMelodiesConfig:
+    """The builder config of ``base`` ("full" or "tiny") cut from split seed ``split_seed`` (SPEC §4)."""
+    if base not in _DESCRIPTIONS:
+        raise ValueError(f"unknown dmelodies config {base!r}; configs are {', '.join(_DESCRIPTIONS)}")
+    if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or not 0 <= split_seed < 2**32:
+        raise ValueError(f"split_seed must be an integer in [0, 2**32), got {split_seed!r}")
+    return DMelodiesConfig(name=config_name(base, int(split_seed)),
+                           description=_DESCRIPTIONS[base].format(seed=int(split_seed)),
+                           examples_per_split=_EXAMPLES_PER_SPLIT[base], split_seed=int(split_seed))
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
-    """dMelodies, generated exactly; one `ClassLabel` per factor, the tokens and the global index."""
+    """dMelodies, generated exactly; one `ClassLabel` per factor, the tokens and the global index.
+
+    Configs: ``full`` and ``tiny`` (split seed 0, the paper's default), and ``full_split1``,
+    ``full_split2``, ``tiny_split1``, ``tiny_split2`` for the paper's other training seeds. Any other
+    split seed is a custom config: ``tfds.builder("dmelodies", config=make_config("full", 7))``.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: token for token identical to the public release."}
-    BUILDER_CONFIGS = [
-        DMelodiesConfig(
-            name="full",
-            description="All 1,354,752 melodies in the paper's 70/20/10 split (seed 0).",
-        ),
-        DMelodiesConfig(
-            name="tiny",
-            description="The first 7,000 / 2,000 / 1,000 examples of the paper's train / validation / "
-            "test splits: for tests and quick demos.",
-            examples_per_split=_TINY_SIZES,
-        ),
-    ]
+    BUILDER_CONFIGS = [make_config(base, seed) for seed in PAPER_SPLIT_SEEDS for base in ("full", "tiny")]
     DEFAULT_BUILDER_CONFIG_NAME = "full"
 
     def _info(self) -> tfds.core.DatasetInfo:
