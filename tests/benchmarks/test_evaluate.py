@@ -30,6 +30,9 @@ SMALL = {
     "paper": ["split_prefix.num_examples = 500", "mig.num_train = 500", "modularity_explicitness.num_train = 300",
               "modularity_explicitness.num_test = 200", "sap_score.num_train = 300", "sap_score.num_test = 200"],
 }
+SMALL["paper_factor_vae"] = SMALL["paper"]
+# The results file each config writes: both paper protocols are named "paper" (SPEC §7).
+RESULT_NAME = {name: "paper" if name.startswith("paper") else name for name in SMALL}
 
 
 def oracle(noise: float = 0.05, seed: int = 0):
@@ -70,17 +73,19 @@ def test_factorwise_mig_names_the_factor_whose_code_is_duplicated():
 def test_every_metric_config_has_small_test_sizes():
     configs = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(E.CONFIG_DIR, "*.gin"))}
     assert configs == set(SMALL)
-    assert set(E.METRICS) | {"paper"} == configs
+    assert set(E.METRICS) | {"paper", "paper_factor_vae"} == configs
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_metric_config_runs_from_the_command_line(name, tiny_model_dir, capsys):
     argv = [f"--model_dir={tiny_model_dir}", f"--gin_file={E.config_file(name)}"]
     E.main(argv + [f"--gin_bindings={b}" for b in SMALL[name]])
+    name = RESULT_NAME[name]
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"wrote {tiny_model_dir}/metrics/{name}.json")
     with open(os.path.join(tiny_model_dir, "metrics", f"{name}.json")) as file:
         result = json.load(file)
     assert result["name"] == name and result["seed"] == 0 and result["elapsed_seconds"] > 0
+    assert result["split_seed"] == 0  # a hand-saved encoder without results.json: the default split
     assert set(result["scores"]) == set(result["protocol"]["metrics"])
     assert all(isinstance(v, (int, float, list)) for scores in result["scores"].values() for v in scores.values())
     assert ("factorwise_mig" in result) == ("mig" in result["scores"])
@@ -95,13 +100,61 @@ def test_paper_protocol_scores_sampled_codes_of_the_first_test_melodies(tiny_net
     result = E.score(encoder, metrics=["paper"], gin_bindings=SMALL["paper"])["paper"]
     assert result["protocol"] == {"metrics": ["mig", "modularity_explicitness", "sap_score"],
                                   "representation": "sample",
-                                  "ground_truth": "SplitPrefix(split='test', num_examples=500)"}
+                                  "ground_truth": "SplitPrefix(split='test', split_seed=0, num_examples=500)"}
     # Every metric starts again from the same melodies and samples: the order they run in changes nothing.
     reordered = E.score(encoder, metrics=["paper"], gin_bindings=SMALL["paper"] + [
         "evaluation.metrics = ['sap_score', 'mig', 'modularity_explicitness']"])["paper"]
     assert reordered["scores"] == result["scores"]
     other_seed = E.score(encoder, metrics=["paper"], seed=1, gin_bindings=SMALL["paper"])["paper"]
     assert other_seed["scores"]["mig"] != result["scores"]["mig"]
+
+
+def test_paper_protocol_sizes_follow_the_papers_trainers():
+    """SPEC §7: 201 test batches of 512 (β-VAE, Annealed-VAE) or of 256 (FactorVAE), 60/40 in-sample."""
+    import gin
+
+    for name, batch in (("paper", 512), ("paper_factor_vae", 256)):
+        E.parse_config([E.config_file(name)], [], E.CONFIG_DIR)
+        try:
+            n = gin.query_parameter("split_prefix.num_examples")
+            assert n == 201 * batch == gin.query_parameter("mig.num_train")
+            for metric in ("modularity_explicitness", "sap_score"):
+                assert gin.query_parameter(f"{metric}.num_train") == int(0.6 * n)
+                assert gin.query_parameter(f"{metric}.num_test") == n - int(0.6 * n)
+            assert gin.query_parameter("evaluation.name") == "paper"
+        finally:
+            gin.clear_config()
+    assert (E.paper_protocol("factor_vae"), E.paper_protocol("beta_vae"), E.paper_protocol(None)) == (
+        "paper_factor_vae", "paper", "paper")
+
+
+def _run_dir(tmp_path, tiny_model_dir, **results):
+    import shutil
+
+    run_dir = tmp_path / results["method"]
+    shutil.copytree(tiny_model_dir, run_dir, ignore=shutil.ignore_patterns("metrics"))
+    (run_dir / "results.json").write_text(json.dumps(results))
+    return str(run_dir)
+
+
+def test_a_run_is_scored_on_the_test_melodies_of_its_own_split(tmp_path, tiny_model_dir):
+    """SPEC §6: a run with split seed s is scored on split s's test melodies, and the file says so."""
+    run_dir = _run_dir(tmp_path, tiny_model_dir, method="beta_vae", split_seed=2)
+    result, _ = E.run(run_dir, [E.config_file("paper")], SMALL["paper"])
+    assert result["split_seed"] == 2
+    assert "SplitPrefix(split='test', split_seed=2, num_examples=500)" == result["protocol"]["ground_truth"]
+    fixed, _ = E.run(run_dir, [E.config_file("paper")], SMALL["paper"] + ["evaluation.split_seed = 0"])
+    assert fixed["split_seed"] == 0 and fixed["scores"] != result["scores"]
+
+
+def test_the_paper_protocol_of_another_method_is_refused(tmp_path, tiny_model_dir):
+    factor_vae = _run_dir(tmp_path, tiny_model_dir, method="factor_vae", split_seed=0)
+    with pytest.raises(E.ConfigurationError, match="51,456 test melodies for factor_vae runs, not 102,912: "
+                                                   "use gin_configs/metrics/paper_factor_vae.gin"):
+        E.run(factor_vae, [E.config_file("paper")])
+    beta_vae = _run_dir(tmp_path, tiny_model_dir, method="beta_vae", split_seed=0)
+    with pytest.raises(E.ConfigurationError, match="102,912 test melodies for beta_vae runs"):
+        E.run(beta_vae, [E.config_file("paper_factor_vae")])
 
 
 def test_same_seed_same_scores(tiny_networks):

@@ -48,7 +48,7 @@ def test_rnn_encoder_dropout_is_inactive_at_inference(tokens):
 
 def test_rnn_decoder_feeds_back_its_own_argmax_when_free_running():
     keras.utils.set_random_seed(1)
-    layer = HierarchicalDecoder(V, teacher_forcing=1.0)
+    layer = HierarchicalDecoder(V, teacher_forcing=1.0, dropout=0.0)  # dropout would hide the comparison
     z = keras.random.normal((5, 32))
     free = layer(z)
     own_tokens = keras.ops.cast(keras.ops.argmax(free, axis=-1), "int32")
@@ -64,12 +64,28 @@ def test_rnn_decoder_feeds_back_its_own_argmax_when_free_running():
 
 def test_rnn_teacher_forcing_is_drawn_once_per_batch():
     keras.utils.set_random_seed(2)
-    layer = HierarchicalDecoder(V, teacher_forcing=0.5)
+    layer = HierarchicalDecoder(V, teacher_forcing=0.5, dropout=0.0)
     z = keras.random.normal((4, 32))
     free = np.asarray(layer(z))
     targets = keras.ops.convert_to_tensor((np.argmax(free, -1) + 1) % V, dtype="int32")
     forced_batches = [not np.allclose(layer(z, targets, training=True), free, atol=1e-5) for _ in range(40)]
     assert 5 < sum(forced_batches) < 35  # about half the batches are teacher-forced, the rest decode freely
+
+
+def test_rnn_decoder_drops_out_between_its_gru_layers_only_in_training():
+    """SPEC §6: both decoder GRUs (bar- and slot-level) use dropout 0.2 between their two layers."""
+    z = np.random.default_rng(0).standard_normal((8, 32)).astype("float32")
+    keras.utils.set_random_seed(0)
+    decoder = build_rnn_vae().decoder
+    inference = np.asarray(decoder(z, training=False))
+    np.testing.assert_array_equal(np.asarray(decoder(z, training=False)), inference)
+    assert not np.allclose(np.asarray(decoder(z, training=True)), inference)
+    layer = decoder.get_layer("hierarchical_decoder")
+    assert layer.bar_dropout.rate == layer.slot_dropout.rate == 0.2 == layer.get_config()["dropout"]
+    without = build_rnn_vae(dropout=0.0).decoder  # the same weights, no dropout: training decodes the same
+    for target, source in zip(without.trainable_weights, decoder.trainable_weights, strict=True):
+        target.assign(source)
+    np.testing.assert_allclose(np.asarray(without(z, training=True)), inference, atol=1e-6)
 
 
 def test_rnn_decoder_round_trips_through_keras_saving(tmp_path):

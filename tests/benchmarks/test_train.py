@@ -83,7 +83,7 @@ def test_every_gin_file_trains_from_the_command_line(trained, name):
     assert RESULT_KEYS <= set(results)
     assert (results["architecture"], results["method"], results["dataset_config"]) == (architecture, method, "tiny")
     assert results["hyperparameter_name"] == {"beta_vae": "beta", "annealed_vae": "capacity", "factor_vae": "gamma"}[method]
-    assert results["steps"] == 6 and results["epochs"] == 2 and results["seed"] == 0
+    assert results["steps"] == 6 and results["epochs"] == 2 and results["seed"] == results["split_seed"] == 0
     assert 0.0 <= results["test_reconstruction_accuracy"] <= 1.0 and np.isfinite(results["test_loss"])
     for path in ("operative_config.gin", "config.gin", "encoder.keras", "decoder.keras", "checkpoints/checkpoint"):
         assert os.path.exists(os.path.join(model_dir, path)), path
@@ -256,6 +256,18 @@ def test_a_first_use_dataset_build_does_not_change_the_run(data_dir, tmp_path):
     already_built = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.epochs": 1}),
                                   str(tmp_path / "already_built"))
     assert built_first["test_loss"] == already_built["test_loss"]
+
+
+def test_each_seed_trains_on_its_own_split_unless_the_split_is_held(data_dir, tmp_path):
+    """SPEC §6: run seed s trains, validates and tests on split s; ``train.split_seed`` holds it fixed."""
+    own = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.seed": 1, "train.epochs": 1}),
+                        str(tmp_path / "own"))
+    held = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.seed": 1, "train.epochs": 1,
+                                                                         "train.split_seed": 0}),
+                         str(tmp_path / "held"))
+    assert (own["seed"], own["split_seed"], held["seed"], held["split_seed"]) == (1, 1, 1, 0)
+    assert os.path.isdir(os.path.join(data_dir, "dmelodies", "tiny_split1"))
+    assert own["test_loss"] != held["test_loss"]  # same weights and batches' seed, other melodies
 
 
 def test_a_missing_required_binding_is_a_configuration_error(tmp_path):
