@@ -72,10 +72,23 @@ class TFDSSource:
             if not builder.is_prepared():
                 logging.info("Preparing %s in %s (first use)", builder.info.full_name, builder.data_dir)
                 builder.download_and_prepare()
-            dataset = builder.as_dataset(split=self.split_names[split], batch_size=_READ_BATCH)
-            chunks = [batch[self.feature] for batch in tfds.as_numpy(dataset)]
+            name = self.split_names[split]
+            try:
+                dataset = builder.as_dataset(split=name, batch_size=_READ_BATCH)
+                chunks = [batch[self.feature] for batch in tfds.as_numpy(dataset)]
+                # None where the metadata records no splits (TFDS's mock data for tests).
+                expected = builder.info.splits[name].num_examples if builder.info.splits else None
+            except (tf.errors.OpError, OSError) as error:
+                raise ValueError(f"cannot read split {name!r} of {builder.info.full_name} in {builder.data_dir} "
+                                 f"({type(error).__name__}: {str(error).splitlines()[0]}): the files are "
+                                 "damaged; delete that folder to rebuild it") from None
             if not chunks:
-                raise ValueError(f"split {self.split_names[split]!r} of {builder.info.full_name} is empty")
+                raise ValueError(f"split {name!r} of {builder.info.full_name} is empty")
+            found = sum(len(chunk) for chunk in chunks)
+            if expected is not None and found != expected:  # e.g. a shard truncated at a record boundary reads without an error
+                raise ValueError(f"split {name!r} of {builder.info.full_name} has {found:,} examples where its "
+                                 f"dataset_info.json records {expected:,}: the files in {builder.data_dir} are "
+                                 "damaged; delete that folder to rebuild it")
             self._arrays[key] = np.concatenate(chunks)
         return self._arrays[key]
 

@@ -31,7 +31,7 @@ import dmelodies_tfds as d
 from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks import controllability, ground_truth
 from benchmarks.files import write_text
-from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
+from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
 from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
 from disentanglement_lib.evaluation.metrics import (beta_vae, dci, factor_vae, irs, mig, modularity_explicitness,
                                                     sap_score, utils)
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         result, path = run(args.model_dir, args.gin_file, args.gin_bindings)
     except (FileNotFoundError, ValueError) as error:  # ConfigurationError is a ValueError
-        raise SystemExit(f"error: {error}") from None
+        raise SystemExit(f"error: {plain_message(error)}") from None
     for metric, scores in result["scores"].items():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float))
         print(f"{metric}: {shown}")

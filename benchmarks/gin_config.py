@@ -6,6 +6,7 @@ here they are resolved beside the files given, so a command behaves the same fro
 from __future__ import annotations
 
 import os
+import re
 from typing import Sequence
 
 import gin
@@ -38,10 +39,20 @@ def parse_config(gin_files: Sequence[str], gin_bindings: Sequence[str] = (), whe
         prefixes[:] = saved
 
 
+def plain_message(error: BaseException) -> str:
+    """The error's message for a user: without the "In call to configurable ..." lines gin appends to
+    errors raised inside configurables, and without memory addresses (``<function train at 0x7f…>``)."""
+    lines = [line for line in str(error).splitlines() if not line.strip().startswith("In call to configurable")]
+    return re.sub(r"<(?:function|bound method|class) ([\w.]+)[^>]* at 0x[0-9a-f]+>", r"\1", "\n".join(lines))
+
+
 def call_configured(function, *args, **kwargs):
-    """Calls a gin-configured function; a required parameter left unbound is a ConfigurationError."""
+    """Calls a gin-configured function; a required parameter left unbound is a ConfigurationError, and a
+    ConfigurationError raised inside it keeps its own message (see :func:`plain_message`)."""
     try:
         return function(*args, **kwargs)
+    except ConfigurationError as error:
+        raise ConfigurationError(plain_message(error)) from None
     except RuntimeError as error:  # gin raises a bare RuntimeError for it
         if str(error).startswith("Required bindings"):
             raise ConfigurationError(str(error).splitlines()[0]) from None

@@ -8,10 +8,14 @@ run's results without retraining. What a run leaves in ``--model_dir`` is descri
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
+import glob
 import json
 import logging
 import os
+import re
 from typing import Callable, Sequence
 
 import gin
@@ -21,13 +25,14 @@ from absl import app, flags
 
 from benchmarks import callbacks, data
 from benchmarks.files import atomic_path, write_text
-from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
+from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
 from benchmarks.models import Architecture
 from benchmarks.objectives import VAE
 
 gin.external_configurable(keras.optimizers.Adam, module="keras.optimizers")
 
 CONFIG_FILE, OPERATIVE_CONFIG_FILE, RESULTS_FILE = "config.gin", "operative_config.gin", "results.json"
+LOCK_FILE = ".lock"  # held by the process training in the folder
 
 
 def run(gin_files: Sequence[str], gin_bindings: Sequence[str], model_dir: str) -> dict:
@@ -74,12 +79,16 @@ def train(
       steps_per_execution: training steps per call into TensorFlow (fewer Python round trips).
     """
     config = gin.config_str()
+    _check_arguments(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed,
+                     split_seed=split_seed, validation_steps=validation_steps,
+                     checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
+                     steps_per_execution=steps_per_execution)
+    _check_writable(model_dir)
     _check_model_dir(model_dir, config)
     results_path = os.path.join(model_dir, RESULTS_FILE)
     if os.path.exists(results_path):
         logging.info("%s already holds a finished run: not retraining", model_dir)
-        with open(results_path) as file:
-            return json.load(file)
+        return _read_results(results_path)
 
     split_seed = seed if split_seed is None else split_seed
     try:
@@ -87,22 +96,38 @@ def train(
         # After loading: a first-use TFDS build draws from Python's `random`, which Keras seeds from.
         keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing
         steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
+        if steps_per_epoch % steps_per_execution:
+            raise ValueError(f"train.steps_per_execution = {steps_per_execution} must divide the "
+                             f"{steps_per_epoch} steps of an epoch (Keras would run past the epoch's end)")
         arch = architecture()
         model = objective(arch, steps_per_epoch=steps_per_epoch)
         model.compile(optimizer=optimizer(), steps_per_execution=steps_per_execution, jit_compile=jit_compile)
         model.build_optimizers()
     except (ValueError, TypeError) as error:
-        raise ConfigurationError(f"cannot set up the run: {error}") from error
+        raise ConfigurationError(f"cannot set up the run: {plain_message(error)}") from error
     for part, count in arch.count_params().items():
         logging.info("%s %s parameters: %s", arch.name, part, f"{count:,}")
-    os.makedirs(model_dir, exist_ok=True)
+    with _exclusive(model_dir):
+        _check_model_dir(model_dir, config)  # again: another process may have started meanwhile
+        if os.path.exists(results_path):
+            return _read_results(results_path)
+        return _train(model_dir, config, model, arch, dataset, splits, epochs=epochs,
+                      steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed, split_seed=split_seed,
+                      validation_steps=validation_steps, checkpoint_every_steps=checkpoint_every_steps,
+                      log_every_steps=log_every_steps, verbose=verbose)
+
+
+def _train(model_dir, config, model, arch, dataset, splits, *, epochs, steps_per_epoch, batch_size, seed,
+           split_seed, validation_steps, checkpoint_every_steps, log_every_steps, verbose) -> dict:
+    """The training proper, once the run is set up and ``model_dir`` is this process's alone."""
+    results_path = os.path.join(model_dir, RESULTS_FILE)
     write_text(os.path.join(model_dir, CONFIG_FILE), config)
 
     wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # training time, across resumptions
+    _repair_checkpoint_state(os.path.join(model_dir, "checkpoints"))
     manager = tf.train.CheckpointManager(callbacks.checkpoint(model, wall_time),
                                          os.path.join(model_dir, "checkpoints"), max_to_keep=2)
-    if manager.latest_checkpoint:
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    _restore_latest_intact(manager)
     step = int(model.optimizer.iterations.numpy())
     logging.info("%s at step %d of %d (%d epochs of %d steps)", "Resuming" if step else "Starting",
                  step, epochs * steps_per_epoch, epochs, steps_per_epoch)
@@ -158,8 +183,119 @@ def train(
     return results
 
 
+# Bindings that change what a run prints, not what it computes: they may differ between a run and its resumption.
+_PRESENTATION_ONLY = re.compile(r"^train\.verbose\s*=.*$", re.MULTILINE)
+
+
+def _identity(config: str) -> str:
+    return _PRESENTATION_ONLY.sub("", config)
+
+
+def _check_arguments(**values) -> None:
+    """Refuses non-integer or out-of-range counts before anything is read or written."""
+    minimum = dict(epochs=1, steps_per_epoch=1, batch_size=2, seed=0, split_seed=0, validation_steps=1,
+                   checkpoint_every_steps=1, log_every_steps=1, steps_per_execution=1)
+    optional = ("steps_per_epoch", "split_seed", "validation_steps")
+    for name, value in values.items():
+        if value is None and name in optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum[name]:
+            raise ConfigurationError(f"train.{name} = {value!r}: it must be an integer >= {minimum[name]}"
+                                     + (" or None" if name in optional else ""))
+
+
+def _check_writable(model_dir: str) -> None:
+    """Refuses, before any data is read, a ``model_dir`` that is a file or cannot be written."""
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ConfigurationError(f"--model_dir {model_dir} is a file, not a folder")
+    existing = os.path.abspath(model_dir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigurationError(f"--model_dir {model_dir} lies under {existing}, which is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"--model_dir {model_dir} cannot be created or written: {existing} is not writable")
+
+
+def _read_results(path: str) -> dict:
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+@contextlib.contextmanager
+def _exclusive(model_dir: str):
+    """Holds an exclusive lock on ``model_dir`` for the run; the kernel releases it if the process dies,
+    so a killed run never leaves the folder locked."""
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+        handle = open(os.path.join(model_dir, LOCK_FILE), "a+")
+    except OSError as error:
+        raise ConfigurationError(f"cannot write to --model_dir {model_dir}: {error.strerror}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise ConfigurationError(f"{model_dir} is in use by a training that is still running ({owner}); "
+                                     "wait for it to finish or use another --model_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _checkpoint_numbers(directory: str) -> list[int]:
+    """The step numbers of the checkpoints in ``directory``, newest first (read from the file names)."""
+    return sorted((int(m.group(1)) for p in glob.glob(os.path.join(directory, "ckpt-*.index"))
+                   if (m := re.search(r"ckpt-(\d+)\.index$", p))), reverse=True)
+
+
+def _repair_checkpoint_state(directory: str) -> None:
+    """Rewrites a damaged ``checkpoint`` state file (empty or truncated) from the checkpoint files found,
+    so that the manager still knows, and in time deletes, the checkpoints it lists."""
+    if not os.path.exists(os.path.join(directory, "checkpoint")):
+        return
+    try:
+        tf.train.get_checkpoint_state(directory)
+        return
+    except (ValueError, tf.errors.OpError) as error:
+        logging.warning("the checkpoint state file in %s is damaged (%s); rebuilding it from the checkpoint files",
+                        directory, str(error).splitlines()[0] if str(error) else type(error).__name__)
+    paths = [os.path.join(directory, f"ckpt-{n}") for n in reversed(_checkpoint_numbers(directory))]
+    os.remove(os.path.join(directory, "checkpoint"))
+    if paths:
+        tf.compat.v1.train.update_checkpoint_state(directory, paths[-1], all_model_checkpoint_paths=paths)
+
+
+def _restore_latest_intact(manager: tf.train.CheckpointManager) -> None:
+    """Restores the newest checkpoint that reads back whole; a damaged one (truncated data, empty index
+    or ``checkpoint`` file) is reported and the one before it used, rather than leaving the run stuck."""
+    directory = manager.directory
+    numbers, last_error = _checkpoint_numbers(directory), None
+    for number in numbers:
+        path = os.path.join(directory, f"ckpt-{number}")
+        try:
+            manager.checkpoint.restore(path).assert_consumed()
+        except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways (IndexError, DataLossError…)
+            last_error = f"{type(error).__name__}: {plain_message(error).splitlines()[0] if str(error) else ''}"
+            logging.warning("checkpoint %s is damaged (%s); trying the one before it", path, last_error)
+            continue
+        if number != numbers[0]:
+            logging.warning("resuming from %s, the newest intact checkpoint", path)
+        return
+    if numbers:
+        raise ConfigurationError(f"every checkpoint in {directory} is damaged (the last: {last_error}): "
+                                 "use a fresh --model_dir")
+
+
 def _check_model_dir(model_dir: str, config: str) -> None:
-    """Refuses a ``model_dir`` that holds a run configured differently from ``config``."""
+    """Refuses a ``model_dir`` that holds a run configured differently from ``config`` (bindings that only
+    change what is printed, such as ``train.verbose``, may differ)."""
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(path):
         if os.path.exists(os.path.join(model_dir, "checkpoints")):
@@ -167,7 +303,7 @@ def _check_model_dir(model_dir: str, config: str) -> None:
         return
     with open(path) as file:
         previous = file.read()
-    if previous != config:
+    if _identity(previous) != _identity(config):
         diff = "\n".join(difflib.unified_diff(previous.splitlines(), config.splitlines(), "in model_dir",
                                               "requested", lineterm="", n=0))
         raise ConfigurationError(
@@ -196,7 +332,7 @@ def main(argv):
     try:
         run(flags.FLAGS.gin_file, flags.FLAGS.gin_bindings, flags.FLAGS.model_dir)
     except (ConfigurationError, callbacks.NonFiniteLossError) as error:
-        raise SystemExit(f"error: {error}") from None
+        raise SystemExit(f"error: {plain_message(error)}") from None
 
 
 if __name__ == "__main__":

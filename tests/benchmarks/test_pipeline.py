@@ -1,4 +1,6 @@
 """The input pipeline: reproducible per-seed epochs that can restart at any batch (issue 3, item 1)."""
+import os
+
 import gin
 import numpy as np
 import pytest
@@ -73,3 +75,23 @@ def test_each_split_seed_reads_its_own_split(tmp_path):
     assert not np.array_equal(source.load("test", split_seed=1), source.load("test"))
     with pytest.raises(ValueError, match="'dsprites' has one fixed split: bind train.split_seed = 0"):
         data.TFDSSource(name="dsprites", config=None).builder(split_seed=1)
+
+
+def test_a_shard_truncated_at_a_record_boundary_is_caught(tmp_path):
+    """Such a shard reads without an error: only the count against dataset_info.json reveals it."""
+    import glob
+
+    import tensorflow as tf
+
+    data_dir = str(tmp_path / "tensorflow_datasets")
+    data.TFDSSource(config="tiny", data_dir=data_dir).load("train")
+    shard = glob.glob(os.path.join(data_dir, "dmelodies", "tiny", "*", "*train.tfrecord*"))[0]
+    records = list(tf.data.TFRecordDataset(shard).as_numpy_iterator())
+    with tf.io.TFRecordWriter(shard) as writer:
+        for record in records[: len(records) // 2]:
+            writer.write(record)
+    with pytest.raises(ValueError, match="has 3,500 examples where its dataset_info.json records 7,000: .*delete"):
+        data.TFDSSource(config="tiny", data_dir=data_dir).load("train")
+    os.remove(shard)
+    with pytest.raises(ValueError, match="cannot read split 'train' .*damaged; delete that folder"):
+        data.TFDSSource(config="tiny", data_dir=data_dir).load("train")

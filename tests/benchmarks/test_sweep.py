@@ -58,7 +58,42 @@ def test_a_sweep_runs_what_is_missing_and_skips_what_is_finished(tmp_path):
     assert (results["hyperparameter_value"], results["seed"], results["steps"]) == (4.0, 1, 2)
     again = _sweep(*args)
     assert "[1/1] cnn_beta_vae/beta=4/seed=1: finished" in again.stdout
-    assert "Starting" not in again.stderr
+    assert "Starting" not in again.stderr and again.returncode == 0
+    # The same run asked for with another configuration is refused, never passed off as finished.
+    longer = _sweep(*args, "--gin_bindings=train.epochs = 2")
+    assert longer.returncode != 0
+    assert "holds a run with a different configuration" in longer.stderr
+    assert "error: 1 run(s) failed: cnn_beta_vae/beta=4/seed=1" in longer.stderr
+    # Scoring: the metric configs it lacks, the paper protocol resolved per method (SPEC §7).
+    scored = _sweep(*args, "--metrics=paper,mig", "--gin_bindings=train.verbose = 2")
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    metrics = tmp_path / "runs" / "cnn_beta_vae" / "beta=4" / "seed=1" / "metrics"
+    assert sorted(os.listdir(metrics)) == ["mig.gin", "mig.json", "paper.gin", "paper.json"]
+    with open(metrics / "paper.json") as file:
+        assert json.load(file)["split_seed"] == 1
+
+
+def test_the_compressed_preset_scales_every_schedule_by_one_factor():
+    """s = 0.1 for the 9 CNN grid points, s = 0.05 for three RNN points: epochs 100·s, warm-up 10·s
+    epochs, annealing 100,000·s steps (FactorVAE has only epochs)."""
+    compressed = sweep.preset("compressed")
+    names = [r.name for r in compressed.runs]
+    assert len(names) == 12 and all(n.endswith("/seed=0") for n in names)
+    assert [n for n in names if n.startswith("rnn")] == [
+        "rnn_beta_vae/beta=1/seed=0", "rnn_annealed_vae/capacity=50/seed=0", "rnn_factor_vae/gamma=10/seed=0"]
+    by_name = {r.name: r for r in compressed.runs}
+    assert by_name["cnn_annealed_vae/capacity=75/seed=0"].bindings == (
+        "AnnealedVAE.capacity = 75.0", "train.seed = 0", "train.epochs = 10", "AnnealedVAE.warmup_epochs = 1",
+        "AnnealedVAE.annealing_steps = 10000")
+    assert by_name["rnn_beta_vae/beta=1/seed=0"].bindings[2:] == (
+        "train.epochs = 5", "BetaVAE.warmup_epochs = 0.5", "BetaVAE.annealing_steps = 5000")
+    assert by_name["cnn_factor_vae/gamma=50/seed=0"].bindings == ("FactorVAE.gamma = 50.0", "train.seed = 0",
+                                                                   "train.epochs = 10")
+    assert compressed.metrics == ("paper", "mig", "modularity_explicitness", "sap_score")
+    assert len(sweep.preset("compressed", seeds=(0, 1, 2)).runs) == 36
+    assert len(sweep.preset("paper").runs) == 54
+    assert sweep.metric_file("paper", "factor_vae") == "paper_factor_vae"
+    assert sweep.metric_file("paper", "beta_vae") == "paper" and sweep.metric_file("mig", "factor_vae") == "mig"
 
 
 def test_dsprites_runs_join_the_grid_on_request():

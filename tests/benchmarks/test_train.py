@@ -287,4 +287,92 @@ def test_dsprites_comparison_runs_train_on_mock_data(tmp_path):
     assert (results["architecture"], results["method"], results["dataset"]) == ("dsprites", "factor_vae", "dsprites")
     assert results["steps"] == 2 and np.isfinite(results["test_loss"])
     with open(tmp_path / "operative_config.gin") as file:
-        assert "discriminator.hidden_units = (1000, 1000, 1000, 1000, 512)" in file.read()
+        operative = file.read()
+    assert "discriminator.hidden_units = (1000, 1000, 1000, 1000, 512)" in operative
+    # The paper's dSprites FactorVAE uses Kim & Mnih's own loss (no KL target) and discriminator Adam.
+    assert "FactorVAE.kl_target = 0.0" in operative
+    assert "discriminator/Adam.beta_1 = 0.5" in operative
+
+
+def test_counts_that_cannot_train_are_refused_before_anything_is_written(data_dir, tmp_path):
+    """A run of 0 epochs used to end "finished" and untrained; 1.5 epochs failed after config.gin was
+    written and then locked the folder against the corrected command."""
+    model_dir = str(tmp_path / "run")
+    for binding, value in (("train.epochs", 0), ("train.epochs", 1.5), ("train.batch_size", 0),
+                           ("train.steps_per_epoch", 0), ("train.seed", "'a'"), ("train.steps_per_execution", 0)):
+        with pytest.raises(train_lib.ConfigurationError, match=rf"{re.escape(binding)} = .*must be an integer"):
+            train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{binding: value}), model_dir)
+        assert not os.path.exists(model_dir)
+    results = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.epochs": 1}), model_dir)
+    assert results["steps"] == 3
+
+
+def test_steps_per_execution_must_divide_the_epoch(data_dir, tmp_path):
+    """Keras would run whole executions past the epoch's end (60 steps for 52) and resume elsewhere."""
+    with pytest.raises(train_lib.ConfigurationError, match="steps_per_execution = 2 must divide the 3 steps"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.steps_per_execution": 2}),
+                      str(tmp_path / "odd"))
+    results = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.steps_per_execution": 3}),
+                            str(tmp_path / "even"))
+    assert results["steps"] == 6
+
+
+def test_errors_name_the_problem_without_gin_context_or_addresses(data_dir, tmp_path):
+    process = cli("cnn_beta_vae", quick(data_dir, **{"train.epochs": 1.5}), tmp_path / "run")
+    assert process.returncode != 0
+    assert "error: train.epochs = 1.5: it must be an integer >= 1" in process.stderr
+    assert " at 0x" not in process.stderr and "In call to configurable" not in process.stderr
+    (tmp_path / "file").write_text("")
+    with pytest.raises(train_lib.ConfigurationError, match="is a file, not a folder"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir), str(tmp_path / "file"))
+    with pytest.raises(train_lib.ConfigurationError, match="lies under .*file, which is a file"):
+        train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir), str(tmp_path / "file" / "run"))
+
+
+def test_a_second_training_into_a_busy_model_dir_is_refused(data_dir, tmp_path):
+    """Two trainings in one folder would rewrite each other's checkpoints and logs; a killed one must not
+    leave the folder locked (the kernel drops an flock with its process)."""
+    import fcntl
+
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    with open(model_dir / train_lib.LOCK_FILE, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("pid 12345")
+        held.flush()
+        with pytest.raises(train_lib.ConfigurationError, match=r"in use by a training that is still running \(pid 12345\)"):
+            train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir), str(model_dir))
+    # The holder is gone (its lock with it): the same command now trains.
+    assert train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir), str(model_dir))["steps"] == 6
+
+
+def test_only_presentation_bindings_may_change_between_a_run_and_its_rerun(trained, data_dir):
+    model_dir, _ = trained["cnn_beta_vae"]
+    with open(os.path.join(model_dir, "results.json")) as file:
+        expected = json.load(file)
+    assert train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.verbose": 2}), model_dir) == expected
+
+
+@pytest.mark.parametrize("damage", ["truncated data", "empty index", "empty checkpoint file"])
+def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(data_dir, tmp_path, damage, caplog):
+    bindings = quick(data_dir)  # checkpoints at steps 2, 3 (epoch end), 4 and 6 (epoch end); two are kept
+    reference = train_lib.run([gin_file("cnn_factor_vae")], bindings, str(tmp_path / "reference"))
+    model_dir = tmp_path / "run"
+    train_lib.run([gin_file("cnn_factor_vae")], bindings, str(model_dir))
+    # As if killed after saving step 6's checkpoint, damaged, before results.json was written.
+    (model_dir / "results.json").unlink()
+    checkpoints = model_dir / "checkpoints"
+    if damage == "truncated data":
+        data_file = next(checkpoints.glob("ckpt-6.data-*"))
+        data_file.write_bytes(data_file.read_bytes()[:100])
+    elif damage == "empty index":
+        (checkpoints / "ckpt-6.index").write_bytes(b"")
+    else:
+        (checkpoints / "checkpoint").write_text("")
+    with caplog.at_level("WARNING"):
+        results = train_lib.run([gin_file("cnn_factor_vae")], bindings, str(model_dir))
+    if damage != "empty checkpoint file":
+        assert "ckpt-6 is damaged" in caplog.text and "resuming from" in caplog.text
+    # Steps 5 and 6 are trained again from step 4's state: the same model as the uninterrupted run.
+    assert results["steps"] == 6
+    assert results["test_metrics"] == reference["test_metrics"]
