@@ -15,6 +15,11 @@ A results file holds ``name``, ``scores`` (metric -> the metric's own dict, e.g.
 """
 from __future__ import annotations
 
+from dmelodies_tfds import _console  # loads no TensorFlow
+
+if __name__ == "__main__":  # run as a program: quiet TensorFlow's start-up before it loads
+    _console.quiet_program()
+
 import argparse
 import json
 import os
@@ -112,6 +117,7 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
       split_seed: the split the run trained on (SPEC §4, §6); the paper protocol scores that split's
         test melodies. :func:`run` binds it from the run's ``results.json``.
     """
+    _check_sizes(gin.config_str())
     if not re.fullmatch(r"[\w.-]+", str(name)):
         raise ConfigurationError(f"evaluation.name must be a plain file name, got {name!r}")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -148,6 +154,17 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
     result.update(seed=random_seed, split_seed=split_seed, metric_seconds=seconds,
                   elapsed_seconds=time.perf_counter() - start)
     return result
+
+
+_SIZE_BINDING = re.compile(r"^([\w./]+)\.(num_\w+|batch_size) = (.+)$", re.MULTILINE)
+
+
+def _check_sizes(config: str) -> None:
+    """Refuses a metric size bound to anything but a positive integer (``mig.num_train = 0`` fails deep
+    inside disentanglement_lib with an IndexError)."""
+    for configurable, parameter, value in _SIZE_BINDING.findall(config):
+        if not re.fullmatch(r"[1-9]\d*", value.strip()):
+            raise ConfigurationError(f"{configurable}.{parameter} = {value.strip()}: it must be a positive integer")
 
 
 def _evaluate_as_configured(encoder, decoder) -> dict:

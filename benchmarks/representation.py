@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import zipfile
 from typing import Callable
 
 import gin
@@ -33,7 +34,14 @@ def _load(model_dir: str, filename: str) -> keras.Model:
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"{model_dir} has no {filename}: python -m benchmarks.train writes it when a run finishes")
-    return keras.saving.load_model(path, compile=False)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is damaged: not a complete .keras (zip) archive; retrain the run or restore the file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 - a damaged archive fails in many ways (zip, h5, JSON, shapes)
+        raise ValueError(f"{path} is damaged and cannot be loaded ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else 'no details'}); retrain the run "
+                         "or restore the file") from None
 
 
 def load_encoder(model_dir: str) -> keras.Model:

@@ -200,3 +200,32 @@ def test_python_dash_m_entry_point(tiny_model_dir, tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("mig: discrete_mig ")
     assert lines[-1].startswith(f"wrote {tiny_model_dir}/metrics/mig_cli.json")
+
+
+def test_damaged_inputs_are_one_line_errors(tmp_path, tiny_networks):
+    """A truncated encoder.keras (once reported as "File not found"), truncated weights inside it, a
+    metric size of 0, and a results.json that is not a run's results."""
+    import io
+    import zipfile
+
+    encoder = tiny_networks[0]
+    encoder.save(tmp_path / "encoder.keras")
+    whole = (tmp_path / "encoder.keras").read_bytes()
+    mig_gin = f"--gin_file={E.config_file('mig')}"
+    (tmp_path / "encoder.keras").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(SystemExit, match=r"encoder.keras is damaged: not a complete .keras \(zip\) archive"):
+        E.main([f"--model_dir={tmp_path}", mig_gin])
+    source, damaged = zipfile.ZipFile(io.BytesIO(whole)), io.BytesIO()
+    with zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            target.writestr(item, content[: len(content) // 2] if item.filename.endswith(".h5") else content)
+    (tmp_path / "encoder.keras").write_bytes(damaged.getvalue())
+    with pytest.raises(SystemExit, match=r"encoder.keras is damaged and cannot be loaded \(OSError: .*truncated"):
+        E.main([f"--model_dir={tmp_path}", mig_gin])
+    (tmp_path / "encoder.keras").write_bytes(whole)
+    with pytest.raises(SystemExit, match=r"^error: mig.num_train = 0: it must be a positive integer$"):
+        E.main([f"--model_dir={tmp_path}", mig_gin, "--gin_bindings=mig.num_train = 0"])
+    (tmp_path / "results.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit, match=r"results.json holds a list, not a run's results"):
+        E.main([f"--model_dir={tmp_path}", mig_gin])

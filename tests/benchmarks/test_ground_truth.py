@@ -58,7 +58,8 @@ def test_split_prefix_serves_the_first_examples_in_order_then_refuses():
         data.sample_factors(1, np.random.RandomState(0))
     with pytest.raises(ValueError, match="num_examples must be in 1..135476"):
         SplitPrefix("test", num_examples=135_477)
-    assert repr(SplitPrefix()) == "SplitPrefix(split='test', num_examples=102912)"
+    assert repr(SplitPrefix()) == "SplitPrefix(split='test', split_seed=0, num_examples=102912)"
+    assert repr(SplitPrefix(split_seed=2)) == "SplitPrefix(split='test', split_seed=2, num_examples=102912)"
 
 
 def test_disentanglement_lib_samples_codes_and_factors_from_it():
