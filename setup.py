@@ -27,6 +27,9 @@ setup(
         "tensorboard",
         "matplotlib",
         "tqdm",
+        # tfds.as_dataframe styles its table with pandas' Styler, which imports jinja2; pandas only
+        # lists it as optional, so without this line as_dataframe fails.
+        "jinja2",
         # What disentanglement-lib's ground_truth and metrics modules import (it is installed --no-deps).
         "scikit-learn",
         "scipy",
@@ -39,7 +42,9 @@ setup(
         "seaborn",  # imported by disentanglement_lib.evaluation.metrics.unified_scores
     ],
     extras_require={
-        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel"],
+        # nbclient, nbformat and ipykernel execute the notebook (its test, tools/execute_notebook.py);
+        # nbconvert gives `jupyter nbconvert --to notebook --execute notebooks/dmelodies_tour.ipynb`.
+        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert"],
         # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).
         "tfds-cli": ["apache-beam", "mlcroissant"],
     },

@@ -69,7 +69,8 @@ class TFDSSource:
         key = (split, split_seed)
         if key not in self._arrays:
             builder = self.builder(split_seed)
-            if not builder.is_prepared():
+            # Not builder.is_prepared(): before the first build it logs "Variant folder … has no dataset_info.json".
+            if not (builder.data_path / "dataset_info.json").exists():
                 logging.info("Preparing %s in %s (first use)", builder.info.full_name, builder.data_dir)
                 builder.download_and_prepare()
             name = self.split_names[split]

@@ -15,10 +15,10 @@ A results file holds ``name``, ``scores`` (metric -> the metric's own dict, e.g.
 """
 from __future__ import annotations
 
-from dmelodies_tfds import _console  # loads no TensorFlow
+from dmelodies_tfds import console  # loads no TensorFlow
 
 if __name__ == "__main__":  # run as a program: quiet TensorFlow's start-up before it loads
-    _console.quiet_program()
+    console.quiet_program()
 
 import argparse
 import json

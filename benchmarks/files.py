@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+
+from dmelodies_tfds._atomic import remove_stale_temporaries
+
+# `.tmp-PID-NAME`: the temporary paths of :func:`atomic_path`.
+TEMPORARY_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-.+$")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str):
     """Yields a temporary path beside ``path`` (same extension, so writers that infer the format from it
-    still work); renames it onto ``path`` when the block succeeds, removes it when the block fails."""
+    still work); renames it onto ``path`` when the block succeeds, removes it when the block fails.
+
+    A killed process cannot remove its temporary (a half-saved ``.keras`` model, say); its process id
+    is in the name, so the next :func:`atomic_path` in the same folder removes those of dead processes.
+    """
     directory, name = os.path.split(os.path.abspath(path))
+    remove_stale_temporaries(directory, TEMPORARY_NAME)
     temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
     try:
         yield temporary

@@ -6,10 +6,11 @@ here they are resolved beside the files given, so a command behaves the same fro
 from __future__ import annotations
 
 import os
-import re
 from typing import Sequence
 
 import gin
+
+from dmelodies_tfds.text import without_addresses
 
 
 class ConfigurationError(ValueError):
@@ -43,7 +44,7 @@ def plain_message(error: BaseException) -> str:
     """The error's message for a user: without the "In call to configurable ..." lines gin appends to
     errors raised inside configurables, and without memory addresses (``<function train at 0x7f…>``)."""
     lines = [line for line in str(error).splitlines() if not line.strip().startswith("In call to configurable")]
-    return re.sub(r"<(?:function|bound method|class) ([\w.]+)[^>]* at 0x[0-9a-f]+>", r"\1", "\n".join(lines))
+    return without_addresses("\n".join(lines))
 
 
 def call_configured(function, *args, **kwargs):

@@ -1,4 +1,4 @@
-r"""One table and the paper's figures from every run under a folder (issue 4, SPEC §7).
+r"""One table and the paper's figures from every run under a folder (SPEC §7).
 
     python -m benchmarks.report --root=runs [--out=runs/report]
 
@@ -9,11 +9,20 @@ Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
   test reconstruction accuracy, then every scalar score as ``<metrics file>/<score>`` (for example
   ``mig/discrete_mig`` for the standard protocol and ``paper/discrete_mig`` for the paper's);
 - ``missing.txt``: runs of the paper's grid (for the method families present under ``--root``) that
-  have no results, and runs without metrics — reported, never silently skipped;
-- ``metrics.png``: MIG, Modularity and SAP per method and architecture (box plots with the points);
+  have no results, runs without metrics, and problems: a ``results.json`` or metrics file that is not
+  valid JSON, not an object, or has a field of the wrong type, with the reason. A run with a bad
+  ``results.json`` is left out of the table; a bad metrics file leaves out only its scores. Nothing is
+  silently skipped, and one bad run never stops the report;
+- ``metrics.png``: MIG, Modularity and SAP per method and architecture (every run as a point, a box
+  where a group has at least three runs);
 - ``reconstruction.png``: test reconstruction accuracy per method and architecture;
 - ``mig_vs_accuracy.png``: MIG against reconstruction accuracy, one colour per hyperparameter value;
-- ``factorwise_mig.png``: MIG of each factor per method.
+- ``factorwise_mig.png``: MIG of each factor, one colour per method.
+
+Scores and accuracies lie in [0, 1], and their axes show all of [0, 1], so that the noise between a few
+runs never looks like a difference. The report is computed in full before anything is written, and each
+file is written atomically: a failure leaves the previous report as it was, and a figure the new data
+no longer supports is removed rather than left over from an earlier report.
 """
 from __future__ import annotations
 
@@ -22,6 +31,7 @@ import csv
 import glob
 import io
 import json
+import math
 import os
 import sys
 from typing import Sequence
@@ -29,6 +39,7 @@ from typing import Sequence
 import dmelodies_tfds as d
 from benchmarks import sweep
 from benchmarks.files import atomic_path, write_text
+from dmelodies_tfds.text import one_line, plain_text
 
 # The figures' scores, in order of preference: the standard protocol first, then the paper's.
 HEADLINE_METRICS = {
@@ -40,44 +51,122 @@ FACTORWISE_SOURCES = ("mig", "paper")
 _RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "reconstruction_accuracy")
 
 
-def _read_json(path: str) -> dict:
+FIGURES = ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png")
+# A group of runs gets a box plot from this many runs on; fewer are drawn as points alone.
+MIN_BOX_RUNS = 3
+
+
+class RunProblem(ValueError):
+    """A run's file that the report cannot use, with the reason."""
+
+
+def _read_json(path: str):
     try:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); rerun the step that wrote it") from None
+        raise RunProblem(f"{os.path.basename(path)} is not valid JSON ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunProblem(f"{os.path.basename(path)} cannot be read ({one_line(error)})") from None
 
 
-def collect(root: str) -> list[dict]:
-    """One record per run under ``root``: its training results, flat scalar scores and factor-wise MIG."""
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _describe(value) -> str:
+    text = json.dumps(value)
+    return (text if len(text) <= 40 else text[:37] + "...") + f" (a {type(value).__name__})"
+
+
+# results.json (written by benchmarks.train): the fields the report reads, and what each must be.
+_RESULT_FIELDS = {
+    "method": (lambda v: isinstance(v, str), "a string"),
+    "architecture": (lambda v: isinstance(v, str), "a string"),
+    "hyperparameter_name": (lambda v: isinstance(v, str), "a string"),
+    "hyperparameter_value": (lambda v: _is_number(v) and math.isfinite(v), "a number"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "test_reconstruction_accuracy": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
+}
+
+
+def read_results(path: str) -> dict:
+    """A run's ``results.json``, checked; ``RunProblem`` names the first field that is missing or wrong."""
+    results = _read_json(path)
+    if not isinstance(results, dict):
+        raise RunProblem(f"results.json holds {type(results).__name__ if results is not None else 'null'}, "
+                         "not an object")
+    for key, (valid, what) in _RESULT_FIELDS.items():
+        if key not in results:
+            raise RunProblem(f"results.json has no {key!r}")
+        if not valid(results[key]):
+            raise RunProblem(f"results.json: {key!r} is {_describe(results[key])}, not {what}")
+    return results
+
+
+def read_metrics(path: str) -> tuple[str, dict, dict]:
+    """One ``metrics/<name>.json``: its name, flat scalar scores and factor-wise MIG; ``RunProblem`` if unusable."""
+    metrics = _read_json(path)
+    where = f"metrics/{os.path.basename(path)}"
+    if not isinstance(metrics, dict):
+        raise RunProblem(f"{where} holds {type(metrics).__name__}, not an object")
+    name = metrics.get("name", os.path.splitext(os.path.basename(path))[0])
+    if not isinstance(name, str):
+        raise RunProblem(f"{where}: 'name' is {_describe(name)}, not a string")
+    groups = metrics.get("scores", {})
+    if not isinstance(groups, dict) or not all(isinstance(g, dict) for g in groups.values()):
+        raise RunProblem(f"{where}: 'scores' is not an object of objects")
+    scores = {}
+    for group in groups.values():
+        for key, value in group.items():
+            if isinstance(value, str):  # every score is a number, a list or an object; text means damage
+                raise RunProblem(f"{where}: score {key!r} is {_describe(value)}, not a number")
+            if _is_number(value):
+                scores[f"{name}/{key}"] = float(value)
+    factorwise = metrics.get("factorwise_mig") or {}
+    if not isinstance(factorwise, dict) or not all(_is_number(v) for v in factorwise.values()):
+        raise RunProblem(f"{where}: 'factorwise_mig' is not an object of numbers")
+    return name, scores, {key: float(value) for key, value in factorwise.items()}
+
+
+def collect(root: str) -> tuple[list[dict], list[str]]:
+    """One record per usable run under ``root`` (training results, flat scalar scores, factor-wise MIG),
+    and the problems found, one line each: a run whose ``results.json`` is unusable is left out, a
+    metrics file that is unusable leaves out only its own scores."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"--root {root!r} is not a folder")
-    records = []
+    records, problems = [], []
     for results_path in sorted(glob.glob(os.path.join(root, "**", "results.json"), recursive=True)):
         run_dir = os.path.dirname(results_path)
-        results = _read_json(results_path)
+        run = os.path.relpath(run_dir, root)
+        try:
+            results = read_results(results_path)
+        except RunProblem as problem:
+            problems.append(f"{run}: problem: {problem}; the run is left out (rerun python -m benchmarks.train)")
+            continue
         record = {
-            "run": os.path.relpath(run_dir, root),
-            "method": results.get("method"),
-            "architecture": results.get("architecture"),
-            "hyperparameter": results.get("hyperparameter_name"),
-            "value": results.get("hyperparameter_value"),
-            "seed": results.get("seed"),
-            "reconstruction_accuracy": results.get("test_reconstruction_accuracy"),
+            "run": run,
+            "method": results["method"],
+            "architecture": results["architecture"],
+            "hyperparameter": results["hyperparameter_name"],
+            "value": results["hyperparameter_value"],
+            "seed": results["seed"],
+            "reconstruction_accuracy": results["test_reconstruction_accuracy"],
             "scores": {},
             "factorwise_mig": {},
         }
         for metrics_path in sorted(glob.glob(os.path.join(run_dir, "metrics", "*.json"))):
-            metrics = _read_json(metrics_path)
-            name = metrics.get("name", os.path.splitext(os.path.basename(metrics_path))[0])
-            for scores in metrics.get("scores", {}).values():
-                for key, value in scores.items():
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        record["scores"][f"{name}/{key}"] = float(value)
-            if metrics.get("factorwise_mig"):
-                record["factorwise_mig"][name] = metrics["factorwise_mig"]
+            try:
+                name, scores, factorwise = read_metrics(metrics_path)
+            except RunProblem as problem:
+                problems.append(f"{run}: problem: {problem}; its scores are left out "
+                                "(rerun python -m benchmarks.evaluate)")
+                continue
+            record["scores"].update(scores)
+            if factorwise:
+                record["factorwise_mig"][name] = factorwise
         records.append(record)
-    return records
+    return records, problems
 
 
 def missing_runs(root: str, records: Sequence[dict]) -> list[str]:
@@ -121,46 +210,80 @@ def headline(record: dict, metric: str):
     return next((record["scores"][key] for key in HEADLINE_METRICS[metric] if key in record["scores"]), None)
 
 
-def _groups(records, value_fn):
-    """Values per (method, architecture), in the grid's order, skipping runs without the value."""
+def _method_order(method: str) -> int:
+    methods = list(sweep.METHODS)
+    return methods.index(method) if method in methods else len(methods)
+
+
+def _method_colour(method: str) -> str:
+    """One colour per method, the same in every figure (grey for a method outside the grid)."""
+    return f"C{_method_order(method)}" if method in sweep.METHODS else "C7"
+
+
+def _groups(records, value_fn) -> dict:
+    """Values per (method, architecture), in the grid's order, skipping runs without a finite value."""
     groups = {}
     for method in sweep.METHODS:
         for architecture in (*sweep.ARCHITECTURES, "dsprites"):
             values = [value_fn(r) for r in records if r["method"] == method and r["architecture"] == architecture]
-            values = [v for v in values if v is not None]
+            values = [v for v in values if v is not None and math.isfinite(v)]
             if values:
-                groups[f"{method}\n{architecture}"] = values
+                groups[(method, architecture)] = values
     return groups
 
 
+def _unit_axis(set_limits, values) -> None:
+    """Scores and accuracies in [0, 1] get the whole [0, 1] axis: a few runs' noise is not a difference."""
+    values = list(values)
+    if values and all(0.0 <= v <= 1.0 for v in values):
+        set_limits(0.0, 1.0)
+
+
 def _box_with_points(axis, groups: dict, ylabel: str):
+    """Every run as a point in its method's colour; a box only where a group has enough runs to show a spread."""
     import numpy as np
 
-    labels = list(groups)
-    axis.boxplot([groups[k] for k in labels], showfliers=False)
-    for position, label in enumerate(labels, start=1):
-        jitter = np.random.default_rng(position).uniform(-0.08, 0.08, len(groups[label]))
-        axis.scatter(position + jitter, groups[label], s=14, alpha=0.7, zorder=3)
-    axis.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
+    keys = list(groups)
+    for position, key in enumerate(keys, start=1):
+        values, colour = groups[key], _method_colour(key[0])
+        if len(values) >= MIN_BOX_RUNS:
+            axis.boxplot([values], positions=[position], widths=0.5, showfliers=False,
+                         medianprops={"color": colour}, boxprops={"color": colour},
+                         whiskerprops={"color": colour}, capprops={"color": colour})
+        jitter = np.random.default_rng(position).uniform(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
+        axis.scatter(position + np.asarray(jitter), values, s=18, color=colour, alpha=0.8, zorder=3, clip_on=False)
+    labels = [f"{method}\n{architecture}\n(n={len(groups[(method, architecture)])})" for method, architecture in keys]
+    axis.set_xticks(range(1, len(keys) + 1), labels, fontsize=8)
+    axis.set_xlim(0.5, len(keys) + 0.5)
     axis.set_ylabel(ylabel)
     axis.grid(axis="y", alpha=0.3)
+    _unit_axis(axis.set_ylim, [v for values in groups.values() for v in values])
 
 
-def draw_figures(records: Sequence[dict], out: str) -> list[str]:
-    """Writes the figures that the records have data for; returns their paths."""
+def render_figures(records: Sequence[dict]) -> dict[str, bytes]:
+    """The figures that the records have data for, as PNG bytes keyed by file name."""
+    import matplotlib.pyplot as plt
+
+    rendered = {}
+    for name, figure in make_figures(records).items():
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=120)
+        plt.close(figure)
+        rendered[name] = buffer.getvalue()
+    return rendered
+
+
+def make_figures(records: Sequence[dict]) -> dict:
+    """The figures that the records have data for, as matplotlib figures keyed by file name."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    written = []
+    figures = {}
 
     def save(figure, name):
-        path = os.path.join(out, name)
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, dpi=120)
-        plt.close(figure)
-        written.append(path)
+        figures[name] = figure
 
     metric_groups = {m: _groups(records, lambda r, m=m: headline(r, m)) for m in HEADLINE_METRICS}
     present = [m for m, groups in metric_groups.items() if groups]
@@ -180,82 +303,133 @@ def draw_figures(records: Sequence[dict], out: str) -> list[str]:
         figure.tight_layout()
         save(figure, "reconstruction.png")
 
-    points = [r for r in records if headline(r, "MIG") is not None and r["reconstruction_accuracy"] is not None]
+    points = [r for r in records if headline(r, "MIG") is not None and math.isfinite(headline(r, "MIG"))]
     methods = [m for m in sweep.METHODS if any(r["method"] == m for r in points)]
     if methods:
         figure, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 4), squeeze=False)
         for axis, method in zip(axes[0], methods):
-            values = sorted({r["value"] for r in points if r["method"] == method})
+            mine = [r for r in points if r["method"] == method]
+            values = sorted({r["value"] for r in mine})
             for colour, value in enumerate(values):  # one colour per value, one marker per architecture
                 for architecture, marker in (("cnn", "o"), ("rnn", "^"), ("dsprites", "s")):
-                    mine = [r for r in points
-                            if r["method"] == method and r["value"] == value and r["architecture"] == architecture]
-                    if mine:
-                        axis.scatter([r["reconstruction_accuracy"] for r in mine], [headline(r, "MIG") for r in mine],
-                                     color=f"C{colour}", marker=marker,
-                                     label=f"{mine[0]['hyperparameter']}={value:g} ({architecture})")
+                    these = [r for r in mine if r["value"] == value and r["architecture"] == architecture]
+                    if these:
+                        axis.scatter([r["reconstruction_accuracy"] for r in these], [headline(r, "MIG") for r in these],
+                                     color=f"C{colour}", marker=marker, clip_on=False, zorder=3,
+                                     label=f"{these[0]['hyperparameter']}={value:g} ({architecture})")
             axis.set(title=method, xlabel="test reconstruction accuracy", ylabel="MIG")
+            _unit_axis(axis.set_xlim, [r["reconstruction_accuracy"] for r in mine])
+            _unit_axis(axis.set_ylim, [headline(r, "MIG") for r in mine])
             axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
         figure.tight_layout()
         save(figure, "mig_vs_accuracy.png")
 
     factorwise = {}
-    for r in records:
+    for r in sorted(records, key=lambda r: _method_order(r["method"])):
         source = next((s for s in FACTORWISE_SOURCES if s in r["factorwise_mig"]), None)
         if source:
             factorwise.setdefault(r["method"], []).append(r["factorwise_mig"][source])
     if factorwise:
         import numpy as np
+        from matplotlib.lines import Line2D
 
         figure, axis = plt.subplots(figsize=(10, 4))
         width = 0.8 / len(factorwise)
+        handles, drawn = [], []
         for offset, (method, rows) in enumerate(factorwise.items()):
-            values = [[row.get(key) for row in rows if row.get(key) is not None] for key in d.FACTOR_KEYS]
-            positions = np.arange(len(d.FACTOR_KEYS)) + (offset - (len(factorwise) - 1) / 2) * width
-            boxes = axis.boxplot(values, positions=positions, widths=width * 0.9, patch_artist=True, showfliers=False)
-            for patch in boxes["boxes"]:
-                patch.set_facecolor(f"C{offset}")
-            axis.plot([], [], color=f"C{offset}", linewidth=6, label=method)
+            colour = _method_colour(method)
+            for column, key in enumerate(d.FACTOR_KEYS):
+                values = [row[key] for row in rows if row.get(key) is not None and math.isfinite(row[key])]
+                if not values:
+                    continue
+                position = column + (offset - (len(factorwise) - 1) / 2) * width
+                if len(values) >= MIN_BOX_RUNS:
+                    axis.boxplot([values], positions=[position], widths=width * 0.8, showfliers=False,
+                                 medianprops={"color": colour}, boxprops={"color": colour},
+                                 whiskerprops={"color": colour}, capprops={"color": colour})
+                jitter = np.random.default_rng(column).uniform(-0.15, 0.15, len(values)) * width
+                axis.scatter(position + (jitter if len(values) > 1 else 0.0), values, s=16, color=colour,
+                             alpha=0.8, zorder=3, clip_on=False)
+                drawn += values
+            handles.append(Line2D([], [], color=colour, marker="o", linestyle="", label=f"{method} (n={len(rows)})"))
         axis.set_xticks(range(len(d.FACTOR_KEYS)), d.FACTOR_KEYS, rotation=30, fontsize=8)
+        axis.set_xlim(-0.5, len(d.FACTOR_KEYS) - 0.5)
         axis.set(ylabel="MIG", title="Factor-wise MIG")
-        axis.legend(fontsize=8)
+        _unit_axis(axis.set_ylim, drawn)
+        axis.legend(handles=handles, fontsize=8)
         axis.grid(axis="y", alpha=0.3)
         figure.tight_layout()
         save(figure, "factorwise_mig.png")
+    return figures
+
+
+def draw_figures(records: Sequence[dict], out: str) -> list[str]:
+    """Writes the figures that the records have data for (each atomically); returns their paths."""
+    written = []
+    for name, data in render_figures(records).items():
+        path = os.path.join(out, name)
+        _write_bytes(path, data)
+        written.append(path)
     return written
 
 
+def _write_bytes(path: str, data: bytes) -> None:
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as file:
+            file.write(data)
+
+
 def build_report(root: str, out: str | None = None) -> dict:
-    """Writes the table, the list of missing runs and the figures; returns what was written."""
-    records = collect(root)
+    """Writes the table, the list of missing runs and problems, and the figures; returns what was written.
+
+    Everything is computed first and then written file by file, each atomically, so an error leaves the
+    previous report untouched; figures of an earlier report that the data no longer supports are removed.
+    """
+    records, problems = collect(root)
     if not records:
+        if problems:
+            raise ValueError(f"no usable results.json under {root!r}: " + "; ".join(problems[:3]))
         raise FileNotFoundError(f"no results.json under {root!r}: train runs first (python -m benchmarks.train)")
     out = out or os.path.join(root, "report")
-    os.makedirs(out, exist_ok=True)
     header, rows = table(records)
-    write_text(os.path.join(out, "results.csv"), to_csv(header, rows))
-    write_text(os.path.join(out, "results.md"), to_markdown(header, rows))
     missing = missing_runs(root, records)
-    write_text(os.path.join(out, "missing.txt"), "".join(f"{line}\n" for line in missing))
-    figures = draw_figures(records, out)
-    return {"runs": len(records), "missing": missing, "out": out, "figures": figures, "columns": header}
+    texts = {
+        "results.csv": to_csv(header, rows),
+        "results.md": to_markdown(header, rows),
+        "missing.txt": "".join(f"{line}\n" for line in missing + problems),
+    }
+    figures = render_figures(records)
+    os.makedirs(out, exist_ok=True)
+    for name, text in texts.items():
+        write_text(os.path.join(out, name), text)
+    for name, data in figures.items():
+        _write_bytes(os.path.join(out, name), data)
+    for name in FIGURES:
+        if name not in figures and os.path.exists(os.path.join(out, name)):
+            os.remove(os.path.join(out, name))  # an earlier report's figure: no longer this data's
+    return {"runs": len(records), "missing": missing, "problems": problems, "out": out,
+            "figures": [os.path.join(out, name) for name in figures], "columns": header}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=plain_text(__doc__.splitlines()[0]))
     parser.add_argument("--root", required=True, help="folder holding the runs (each with results.json)")
     parser.add_argument("--out", help="where to write the report (default: ROOT/report)")
     args = parser.parse_args(argv)
     try:
         report = build_report(args.root, args.out)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
     print(f"{report['runs']} run(s); table and {len(report['figures'])} figure(s) in {report['out']}")
     if report["missing"]:
         print(f"{len(report['missing'])} missing (see missing.txt):")
         for line in report["missing"][:20]:
+            print(f"  {line}")
+    if report["problems"]:
+        print(f"{len(report['problems'])} problem(s) (see missing.txt):")
+        for line in report["problems"][:20]:
             print(f"  {line}")
     return 0
 

@@ -1,7 +1,7 @@
 r"""The paper's benchmark grid (SPEC §6): 2 architectures × 3 methods × 3 values × 3 seeds = 54 runs.
 
     python -m benchmarks.sweep --root=runs [--dry_run] [--filter=cnn_beta_vae] [--gin_bindings=...]
-    python -m benchmarks.sweep --root=results/compressed --preset=compressed     # the reproduction study
+    python -m benchmarks.sweep --root=results/compressed/runs --preset=compressed  # the reproduction study
 
 Runs go one after another, each in its own process, under
 ``ROOT/<architecture>_<method>/<hyperparameter>=<value>/seed=<seed>/``. Every run is handed to
@@ -231,5 +231,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from dmelodies_tfds.text import plain_text
+
+    __doc__ = plain_text(__doc__)  # absl's --help shows the module docstring: plain text, not reST
     define_flags()
     app.run(main)

@@ -8,6 +8,11 @@ run's results without retraining. What a run leaves in ``--model_dir`` is descri
 """
 from __future__ import annotations
 
+from dmelodies_tfds import console  # loads no TensorFlow
+
+if __name__ == "__main__":  # run as a program: quiet TensorFlow's start-up before it loads
+    console.quiet_program()
+
 import contextlib
 import difflib
 import fcntl
@@ -16,6 +21,7 @@ import json
 import logging
 import os
 import re
+import sys
 from typing import Callable, Sequence
 
 import gin
@@ -114,7 +120,7 @@ def train(
         return _train(model_dir, config, model, arch, dataset, splits, epochs=epochs,
                       steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed, split_seed=split_seed,
                       validation_steps=validation_steps, checkpoint_every_steps=checkpoint_every_steps,
-                      log_every_steps=log_every_steps, verbose=verbose)
+                      log_every_steps=log_every_steps, verbose=keras_verbose(verbose))
 
 
 def _train(model_dir, config, model, arch, dataset, splits, *, epochs, steps_per_epoch, batch_size, seed,
@@ -181,6 +187,15 @@ def _train(model_dir, config, model, arch, dataset, splits, *, epochs, steps_per
     logging.info("test reconstruction accuracy %.4f, loss %.4f", results["test_reconstruction_accuracy"],
                  results["test_loss"])
     return results
+
+
+def keras_verbose(verbose: str | int) -> str | int:
+    """Keras' ``verbose`` for ``train.verbose``: "auto" is a progress bar (1) when standard output is a
+    terminal or a notebook, and one line per epoch (2) otherwise. Keras' own "auto" draws the bar, with
+    its ANSI codes and backspaces, into log files too."""
+    if verbose != "auto":
+        return verbose
+    return 1 if console.is_terminal(sys.stdout) or "ipykernel" in sys.modules else 2
 
 
 # Bindings that change what a run prints, not what it computes: they may differ between a run and its resumption.
@@ -329,6 +344,7 @@ def define_flags() -> None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    console.quiet_absl_loggers()
     try:
         run(flags.FLAGS.gin_file, flags.FLAGS.gin_bindings, flags.FLAGS.model_dir)
     except (ConfigurationError, callbacks.NonFiniteLossError) as error:
@@ -336,5 +352,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from dmelodies_tfds.text import plain_text
+
+    __doc__ = plain_text(__doc__)  # absl's --help shows the module docstring: plain text, not reST
     define_flags()
     app.run(main)

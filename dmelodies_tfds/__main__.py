@@ -1,8 +1,9 @@
 """The command line: ``python -m dmelodies_tfds <build|show|export|export-npz|verify-npz|demo>``.
 
-Each subcommand is a thin layer over the package's API (issue 2, item 4). Bad input (an unknown
-factor or value, an index out of range, an existing output path, a missing file) ends with one line
-on stderr and exit status 2, never a traceback.
+Each subcommand is a thin layer over the package's API. Bad input (an unknown factor or value, an
+index out of range, an existing output path, a missing file, a damaged dataset) ends with one line
+on stderr and exit status 2, never a traceback. ``--help`` is plain text (no reStructuredText
+markup) and shows every option's default.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import numpy as np
 from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies as M
 from dmelodies_tfds import splits
-from dmelodies_tfds._atomic import check_output_path
+from dmelodies_tfds._atomic import OutputExistsError, check_output_path
+from dmelodies_tfds.text import one_line, plain_text
 
 FORMATS = {"midi": ".mid", "musicxml": ".musicxml"}
 
@@ -33,7 +35,7 @@ def parse_factor(text: str) -> tuple[int, int]:
 def select(indices=None, factor_specs=()) -> np.ndarray:
     """The melodies chosen by explicit ``indices``, or every melody with the given factor values."""
     if indices is not None:
-        return F.check_indices(np.asarray(indices, dtype=np.int64))
+        return F.check_indices(indices)  # exact: a huge index is named as given, never wrapped
     choices = [np.arange(size) for size in F.FACTOR_SIZES]
     given = set()
     for spec in factor_specs:
@@ -82,13 +84,13 @@ def cmd_show(args) -> int:
 def cmd_export(args) -> int:
     from dmelodies_tfds import music
 
-    chosen = _chosen(args)
+    chosen = unique_in_order(_chosen(args))  # `--index 5 5` writes melody 5 once
     if len(chosen) > args.limit:
         raise ValueError(
             f"the selection has {len(chosen):,} melodies, more than --limit {args.limit}; "
             "add --factor values or raise --limit"
         )
-    os.makedirs(args.out, exist_ok=True)
+    output_folder(args.out)
     write = {"midi": music.write_midi, "musicxml": music.write_musicxml}[args.format]
     paths = [melody_path(args.out, index, args.format) for index in chosen]
     for path in paths:  # refuse before writing anything, so a refused export writes nothing
@@ -97,6 +99,20 @@ def cmd_export(args) -> int:
         write(tokens, path, title=f"dMelodies {index}: {describe(index)}", overwrite=args.overwrite)
         print(f"wrote {path}")
     return 0
+
+
+def output_folder(path: str) -> str:
+    """Creates the ``--out`` folder if missing; a clear error if ``path`` is a file."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"--out {path} is a file, not a folder")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def unique_in_order(indices: np.ndarray) -> np.ndarray:
+    """``indices`` without repeats, each kept where it first occurs."""
+    _, first = np.unique(indices, return_index=True)
+    return indices[np.sort(first)]
 
 
 def melody_path(out: str, index: int, file_format: str) -> str:
@@ -119,10 +135,14 @@ def cmd_verify_npz(args) -> int:
 
 
 def build(config: str, data_dir: str | None):
-    """Build (or reuse) the ``dmelodies/<config>`` TFDS dataset; returns the prepared builder."""
-    import tensorflow_datasets as tfds  # the builder is registered by importing this package
+    """Build (or reuse) the ``dmelodies/<config>`` TFDS dataset; returns the prepared builder.
 
-    builder = tfds.builder(f"dmelodies/{config}", data_dir=data_dir)
+    The builder itself waits for another process building the same dataset, removes the leftovers of
+    killed builds and names a damaged prepared dataset (see ``dmelodies_dataset_builder``).
+    """
+    from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import Builder
+
+    builder = Builder(config=config, data_dir=data_dir)
     builder.download_and_prepare()
     return builder
 
@@ -140,12 +160,13 @@ def cmd_build(args) -> int:
 def cmd_demo(args) -> int:
     from dmelodies_tfds import music
 
-    os.makedirs(args.out, exist_ok=True)
+    output_folder(args.out)
     path, tokens = melody_path(args.out, 0, "midi"), M.generate_tokens(0)[0]
     check_output_path(path, args.overwrite)  # before the build, not after it
-    builder = build("tiny", args.data_dir)
+    builder = build("tiny", args.data_dir or os.path.join(args.out, "tensorflow_datasets"))
     print(summarize(builder))
-    first = next(iter(builder.as_dataset(split="train").take(1).as_numpy_iterator()))
+    # A slice, not take(1): TFDS caches a small split whole, and a half-read cache logs a warning.
+    first = next(iter(builder.as_dataset(split="train[:1]").as_numpy_iterator()))
     index = int(first["index"])
     values = " ".join(f"{key}={builder.info.features[key].int2str(first[key])}" for key in F.FACTOR_KEYS)
     print(f"first train example, melody {index}: {values}")
@@ -156,7 +177,7 @@ def cmd_demo(args) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dmelodies_tfds", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dmelodies_tfds", description=plain_text(__doc__.splitlines()[0]))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def selection(sub):
@@ -166,20 +187,21 @@ def make_parser() -> argparse.ArgumentParser:
                             help="fix a factor, e.g. --factor tonic=G --factor scale=minor (repeatable)")
 
     sub = commands.add_parser("build", help="build the dmelodies TFDS dataset (with a progress bar)")
-    sub.add_argument("--config", choices=("full", "tiny"), default="full")
+    sub.add_argument("--config", choices=("full", "tiny"), default="full",
+                     help="full: all 1,354,752 melodies; tiny: 10,000 for tests and demos (default: %(default)s)")
     sub.add_argument("--data_dir", help="TFDS data folder (default: TFDS's, ~/tensorflow_datasets)")
     sub.set_defaults(func=cmd_build)
 
     sub = commands.add_parser("show", help="print melodies' tokens and factor values")
     selection(sub)
-    sub.add_argument("--limit", type=int, default=10, help="print at most this many (default 10)")
+    sub.add_argument("--limit", type=int, default=10, help="print at most this many (default: %(default)s)")
     sub.set_defaults(func=cmd_show)
 
     sub = commands.add_parser("export", help="write melodies as MIDI or MusicXML files")
     selection(sub)
     sub.add_argument("--out", required=True, help="output folder (created if missing)")
-    sub.add_argument("--format", choices=tuple(FORMATS), default="midi")
-    sub.add_argument("--limit", type=int, default=100, help="refuse selections larger than this (default 100)")
+    sub.add_argument("--format", choices=tuple(FORMATS), default="midi", help="file format (default: %(default)s)")
+    sub.add_argument("--limit", type=int, default=100, help="refuse selections larger than this (default: %(default)s)")
     sub.add_argument("--overwrite", action="store_true", help="replace existing files")
     sub.set_defaults(func=cmd_export)
 
@@ -195,8 +217,8 @@ def make_parser() -> argparse.ArgumentParser:
     sub.set_defaults(func=cmd_verify_npz)
 
     sub = commands.add_parser("demo", help="build the tiny config, summarise it, export melody 0 as MIDI")
-    sub.add_argument("--out", required=True, help="folder for the MIDI file (created if missing)")
-    sub.add_argument("--data_dir", help="TFDS data folder (default: TFDS's, ~/tensorflow_datasets)")
+    sub.add_argument("--out", required=True, help="folder for the MIDI file and the dataset (created if missing)")
+    sub.add_argument("--data_dir", help="TFDS data folder (default: OUT/tensorflow_datasets)")
     sub.add_argument("--overwrite", action="store_true", help="replace an existing MIDI file")
     sub.set_defaults(func=cmd_demo)
     return parser
@@ -206,10 +228,16 @@ def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
+    except OutputExistsError as error:  # the API's words, in the command line's terms
+        print(f"error: {error.cli_message()}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as error:  # bad input or an output refused: one line, no traceback
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
+    from dmelodies_tfds import console
+
+    console.quiet_program()  # before TensorFlow loads: the subcommands import it
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""Atomic file output: a reader sees the old file, the whole new file, or nothing (issue 2, item 5).
+"""Atomic file output: a reader sees the old file, the whole new file, or nothing.
 
 Every writer in the package (MIDI, MusicXML, the release ``.npz``) goes through :func:`atomic_output`,
 so an interrupted export never leaves a half-written file under the name the user asked for.
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
 from typing import BinaryIO, Iterator
 
@@ -33,7 +35,9 @@ def atomic_output(path, overwrite: bool = False) -> Iterator[BinaryIO]:
     """
     path = check_output_path(path, overwrite)
     parent, name = os.path.split(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
+    remove_stale_temporaries(parent, TEMPORARY_NAME)
+    # The writer's process id is in the name, so a later writer can tell a dead writer's leftover.
+    fd, temp = tempfile.mkstemp(dir=parent, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
             umask = os.umask(0)
@@ -51,6 +55,53 @@ def atomic_output(path, overwrite: bool = False) -> Iterator[BinaryIO]:
             os.unlink(temp)
 
 
+# `.NAME.PID.XXXXXXXX.tmp`: the temporary files of :func:`atomic_output`.
+TEMPORARY_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (one owned by another user counts as alive)."""
+    if pid <= 0:
+        return True  # not a process id a writer has: leave its file alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory, pattern: re.Pattern) -> list[str]:
+    """Removes entries of ``directory`` named by ``pattern`` whose writer (group ``pid``) is gone.
+
+    A killed writer cannot remove its own temporary file (up to the size of a whole release ``.npz``
+    or a saved model); the next writer into the same folder does. Files of live processes, including
+    this one's, are kept. Returns the removed paths; entries that vanish meanwhile are skipped.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if not match:
+            continue
+        pid = int(match.group("pid"))
+        if pid == os.getpid() or process_alive(pid):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        removed.append(entry.path)
+    return removed
+
+
 def _link_no_clobber(temp: str, path: str) -> None:
     try:
         os.link(temp, path)
@@ -61,5 +112,23 @@ def _link_no_clobber(temp: str, path: str) -> None:
         os.replace(temp, path)
 
 
-def _exists(path: str) -> FileExistsError:
-    return FileExistsError(f"output path {path} already exists (overwrite=True, or --overwrite, replaces it)")
+class OutputExistsError(FileExistsError):
+    """An output path that exists and may not be replaced: the message says how to allow it.
+
+    The Python API's message names ``overwrite=True``; the command line shows :meth:`cli_message`,
+    the same words with ``--overwrite``, so both say the same thing in their own terms.
+    """
+
+    def __init__(self, path: str):
+        super().__init__(f"output path {path} already exists; pass overwrite=True to replace it")
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+    def cli_message(self) -> str:
+        return f"output path {self.path} already exists; pass --overwrite to replace it"
+
+
+def _exists(path: str) -> OutputExistsError:
+    return OutputExistsError(path)

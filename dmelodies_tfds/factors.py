@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from dmelodies_tfds.text import short_repr
+
 
 @dataclasses.dataclass(frozen=True)
 class Factor:
@@ -53,31 +55,62 @@ NUM_FACTORS = len(FACTORS)
 NUM_EXAMPLES = int(np.prod(FACTOR_SIZES))  # 1,354,752
 
 
-def _as_int_array(values, name: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        if array.size and not np.all(np.equal(np.mod(array, 1), 0)):
-            raise ValueError(f"{name} must be integers, got dtype {array.dtype}")
+_MASK_HINT = " (a boolean mask is not a list of indices: np.flatnonzero(mask) gives the indices it selects)"
+
+
+def as_int_array(values, name: str) -> np.ndarray:
+    """``values`` as an exact integer array, or ``ValueError`` naming ``name`` if they are not integers.
+
+    bool, float, string and other non-integer inputs are refused, not converted: ``[True, False]`` is a
+    mask, not the indices 1 and 0, and ``2.7`` is no index at all. Empty input is an empty int64 array.
+    The result keeps values exact so that callers can range-check them before narrowing to int64:
+    integers too large for int64 stay Python ints in an object array and uint64 stays uint64, so an
+    error message shows the value given, never a wrapped one.
+    """
+    if isinstance(values, (list, tuple)):
+        # Look at the elements as given: numpy would turn True into 1 next to ints, and 2**63 next
+        # to small ints into a float.
+        array = np.array(values, dtype=object)
         if array.size == 0:
+            return np.zeros(array.shape, dtype=np.int64)
+    else:
+        array = np.asarray(values)
+        if array.size == 0:
+            return np.zeros(array.shape, dtype=np.int64)
+    if array.dtype == object:
+        for value in array.flat:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                hint = _MASK_HINT if isinstance(value, (bool, np.bool_)) and name == "indices" else ""
+                raise ValueError(f"{name} must be integers, got {type(value).__name__} {short_repr(value, 60)}{hint}")
+        try:
             return array.astype(np.int64)
-        array = array.astype(np.int64)
-    return array.astype(np.int64, copy=False)
+        except OverflowError:
+            return array  # exact Python ints; the caller's range check names the value
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        hint = _MASK_HINT if array.dtype == bool and name == "indices" else ""
+        raise ValueError(f"{name} must be integers, got dtype {array.dtype}{hint}")
+    return array
+
+
+def _narrow(array: np.ndarray) -> np.ndarray:
+    """An exact integer array already range-checked, as int64."""
+    return array.astype(np.int64) if array.dtype == object else array.astype(np.int64, copy=False)
 
 
 def check_indices(indices) -> np.ndarray:
-    """Return ``indices`` as an int64 array, or raise ``ValueError`` if any is outside [0, N)."""
-    indices = _as_int_array(indices, "indices")
+    """Return ``indices`` as an int64 array, or raise ``ValueError`` if any is not an integer in [0, N)."""
+    indices = as_int_array(indices, "indices")
     bad = (indices < 0) | (indices >= NUM_EXAMPLES)
     if np.any(bad):
         raise ValueError(
             f"index {int(indices[bad].flat[0])} is out of range: dMelodies indices are 0..{NUM_EXAMPLES - 1}"
         )
-    return indices
+    return _narrow(indices)
 
 
 def check_labels(labels) -> np.ndarray:
     """Return ``labels`` as an int64 (n, 9) array, or raise ``ValueError`` naming the bad factor."""
-    labels = _as_int_array(labels, "labels")
+    labels = as_int_array(labels, "labels")
     if labels.ndim == 1:
         labels = labels[None, :]
     if labels.ndim != 2 or labels.shape[1] != NUM_FACTORS:
@@ -89,12 +122,12 @@ def check_labels(labels) -> np.ndarray:
                 f"factor '{factor.key}' has label {int(labels[bad, column][0])}; "
                 f"allowed labels are 0..{factor.size - 1}"
             )
-    return labels
+    return _narrow(labels)
 
 
 def index_to_factors(indices) -> np.ndarray:
     """Labels (n, 9) of examples ``indices``: the C-order mixed-radix digits of each index (SPEC §1)."""
-    indices = check_indices(np.atleast_1d(indices))
+    indices = np.atleast_1d(check_indices(indices))
     return np.stack(np.unravel_index(indices.ravel(), FACTOR_SIZES), axis=1).astype(np.int64)
 
 

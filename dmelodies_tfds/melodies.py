@@ -112,7 +112,7 @@ def generate_tokens(indices=None) -> np.ndarray:
         for rhythm, slots in enumerate(_SLOTS):
             out[:, rhythm] = table[:, :, slots]
         return out.reshape(F.NUM_EXAMPLES, SEQUENCE_LENGTH)
-    indices = F.check_indices(np.atleast_1d(indices)).ravel()
+    indices = np.atleast_1d(F.check_indices(indices)).ravel()
     key, arps = np.divmod(indices, _N_ARPS)
     pitch_group, rhythm = np.divmod(key, _N_RHYTHMS)
     pitch_rows = _PITCH_TOKENS[pitch_group * _N_ARPS + arps]
@@ -121,9 +121,7 @@ def generate_tokens(indices=None) -> np.ndarray:
 
 def tokens_to_names(tokens) -> np.ndarray:
     """Token names for an int array of tokens (any shape); ``ValueError`` for unknown tokens."""
-    tokens = np.asarray(tokens)
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= VOCABULARY_SIZE):
-        raise ValueError(f"token out of range: the vocabulary has {VOCABULARY_SIZE} entries (0..{VOCABULARY_SIZE - 1})")
+    tokens = _check_token_values(tokens)
     return np.asarray(VOCABULARY, dtype=object)[tokens]
 
 
@@ -139,15 +137,26 @@ def names_to_tokens(names) -> np.ndarray:
     return out
 
 
+def _check_token_values(tokens) -> np.ndarray:
+    """``tokens`` (any shape) as int64, or ``ValueError``: not integers (bool, float: SPEC §3 tokens are
+    int32 vocabulary indices), or outside the vocabulary (the value given is shown, never a wrapped one)."""
+    tokens = F.as_int_array(tokens, "tokens")
+    bad = (tokens < 0) | (tokens >= VOCABULARY_SIZE)
+    if np.any(bad):
+        raise ValueError(
+            f"token out of range: {int(tokens[bad].flat[0])} is not in 0..{VOCABULARY_SIZE - 1} "
+            f"(the vocabulary has {VOCABULARY_SIZE} entries)"
+        )
+    return tokens.astype(np.int64)
+
+
 def _check_tokens(tokens) -> np.ndarray:
-    tokens = np.asarray(tokens)
+    tokens = _check_token_values(tokens)
     if tokens.ndim == 1:
         tokens = tokens[None]
     if tokens.ndim != 2 or tokens.shape[1] != SEQUENCE_LENGTH:
         raise ValueError(f"token sequences must have shape (n, {SEQUENCE_LENGTH}), got {tokens.shape}")
-    if tokens.size and (tokens.min() < 0 or tokens.max() >= VOCABULARY_SIZE):
-        raise ValueError(f"token out of range: the vocabulary has {VOCABULARY_SIZE} entries")
-    return tokens.astype(np.int64)
+    return tokens
 
 
 _MASK_TO_RHYTHM = np.full(256, -1, dtype=np.int64)

@@ -20,15 +20,12 @@ MELODY_QUARTER_LENGTH = M.SEQUENCE_LENGTH * SLOT_QUARTER_LENGTH  # two 4/4 bars
 
 
 def _check_melody(tokens) -> np.ndarray:
-    tokens = np.asarray(tokens)
+    tokens = M._check_token_values(tokens)  # integers (no bool or float) inside the vocabulary
     if tokens.shape == (1, M.SEQUENCE_LENGTH):
         tokens = tokens[0]
     if tokens.shape != (M.SEQUENCE_LENGTH,):
         raise ValueError(f"a melody is {M.SEQUENCE_LENGTH} tokens, got an array of shape {tokens.shape}")
-    if not np.issubdtype(tokens.dtype, np.integer):
-        raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
-    M.tokens_to_names(tokens)  # raises for tokens outside the vocabulary
-    return tokens.astype(np.int64)
+    return tokens
 
 
 def to_music21(tokens, title: str | None = None) -> music21.stream.Score:

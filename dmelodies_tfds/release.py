@@ -19,6 +19,7 @@ import numpy as np
 from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies as M
 from dmelodies_tfds._atomic import atomic_output, check_output_path
+from dmelodies_tfds.text import one_line, short_repr
 
 ARRAY_KEYS = ("score_array", "latent_array")
 PICKLED_KEYS = ("note2index_dict", "index2note_dict", "latent_dicts", "metadata")
@@ -119,12 +120,16 @@ def verify_npz(path, trust: bool = False) -> VerifyReport:
             "a source you trust"
         )
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder, not a .npz file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
     try:
         metadata, names = _verify_archive(path)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    except (TypeError, AttributeError, KeyError, IndexError) as error:  # a value of an unexpected type
+        raise ValueError(f"{path}: not in the dMelodies release layout ({one_line(error)})") from None
     return VerifyReport(
         path=path,
         num_examples=F.NUM_EXAMPLES,
@@ -143,6 +148,10 @@ def _verify_archive(path: str) -> tuple[dict, list[str]]:
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise ValueError(f"cannot be opened as a .npz file: {error}") from None
     with archive:
+        members = archive.zip.namelist()
+        not_npy = [key for key in ARRAY_KEYS + PICKLED_KEYS if f"{key}.npy" not in members and key in archive.files]
+        if not_npy:  # np.load would hand such a member back as raw bytes
+            raise ValueError(f"member {not_npy[0]!r} is not a .npy array (the archive holds {', '.join(members)})")
         missing = [key for key in ARRAY_KEYS + PICKLED_KEYS if key not in archive.files]
         if missing:
             raise ValueError(
@@ -174,10 +183,17 @@ def _read_member(archive, key: str):
 
 
 def _check_metadata(metadata: dict) -> dict:
-    names = tuple(metadata.get("latents_names", ()))
-    if names != F.FACTOR_KEYS:
-        raise ValueError(f"metadata latents_names is {names}, expected {F.FACTOR_KEYS} (SPEC §1)")
+    names = metadata.get("latents_names")
+    if not isinstance(names, (list, tuple)) or tuple(names) != F.FACTOR_KEYS:
+        shown = tuple(names) if isinstance(names, (list, tuple)) else names
+        raise ValueError(f"metadata latents_names is {short_repr(shown)}, expected {F.FACTOR_KEYS} (SPEC §1, §5)")
     return metadata
+
+
+def _label(label) -> int:
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
+        raise ValueError(f"latent_dicts has a label {short_repr(label)} that is not an integer")
+    return int(label)
 
 
 def _value_name(value) -> str:
@@ -191,7 +207,10 @@ def _check_latent_dicts(latent_dicts: dict) -> None:
     if tuple(latent_dicts) != F.FACTOR_KEYS:
         raise ValueError(f"latent_dicts has factors {tuple(latent_dicts)}, expected {F.FACTOR_KEYS} (SPEC §1)")
     for factor in F.FACTORS:
-        found = {int(label): _value_name(value) for label, value in latent_dicts[factor.key].items()}
+        table = latent_dicts[factor.key]
+        if not isinstance(table, dict):
+            raise ValueError(f"latent_dicts[{factor.key!r}] should be a dict, got {type(table).__name__}")
+        found = {_label(label): _value_name(value) for label, value in table.items()}
         expected = dict(enumerate(factor.values))
         if found != expected:
             raise ValueError(f"latent_dicts[{factor.key!r}] is {found}, expected {expected}")
@@ -199,18 +218,25 @@ def _check_latent_dicts(latent_dicts: dict) -> None:
 
 def _token_remap(index2note: dict, note2index: dict) -> tuple[np.ndarray, list[str]]:
     """For each of the file's token indices, our index of the same token name (SPEC §3)."""
+    if any(isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) for i in index2note):
+        raise ValueError("index2note_dict keys are not all integers")
     indices = sorted(int(i) for i in index2note)
     if indices != list(range(len(indices))):
         raise ValueError(f"index2note_dict keys are not 0..{len(indices) - 1}")
     names = [index2note[i] for i in indices]
-    unknown = [name for name in names if name not in M.TOKEN_INDEX]
+    unknown = [name for name in names if not isinstance(name, str) or name not in M.TOKEN_INDEX]
     if unknown:
-        raise ValueError(f"unknown token names {unknown}; the vocabulary is {', '.join(M.VOCABULARY)}")
-    if {name: int(i) for name, i in note2index.items()} != {name: i for i, name in enumerate(names)}:
+        raise ValueError(f"unknown token names {short_repr(unknown)}; the vocabulary is {', '.join(M.VOCABULARY)}")
+    expected = {name: i for i, name in enumerate(names)}
+    if note2index != expected and {k: _maybe_int(v) for k, v in note2index.items()} != expected:
         raise ValueError("note2index_dict is not the inverse of index2note_dict")
     if M.REST not in names:
         raise ValueError("the token names lack 'rest'")
     return np.array([M.TOKEN_INDEX[name] for name in names], dtype=np.int32), names
+
+
+def _maybe_int(value):
+    return int(value) if isinstance(value, np.integer) else value
 
 
 def _check_content(score: np.ndarray, latents: np.ndarray, remap: np.ndarray) -> None:

@@ -10,6 +10,16 @@ as numpy arrays in one call, and each record is serialised by protobuf from one 
 ``tf.train.Example`` whose int64 lists are overwritten in place — the same bytes TFDS's own
 encoder would produce (``_generate_examples`` keeps that reference path; a test compares them).
 
+Why ``__init__`` and ``download_and_prepare`` are wrapped: the first use builds the dataset, and
+several processes (a sweep, tests, a notebook) may make that first use at once. TFDS writes each
+build into an ``incomplete.*`` folder and renames it, so the second rename fails. Here a build holds
+an exclusive lock (``fcntl.flock`` on the config's folder) from the check for a prepared dataset to
+the rename: a second process waits, then reuses the first one's result. Holding the lock, every
+``incomplete.*`` folder left there belongs to a build that died (killed, out of disk), and is
+removed. A prepared dataset whose ``dataset_info.json`` or shards are missing, unreadable or of the
+wrong size is named by :class:`DatasetDamagedError`, with the folder to delete, instead of a
+TensorFlow error in the middle of reading.
+
 Why ``_build_single_dataset`` is overridden: TFDS parses one record at a time before batching
 (~15,000 examples/s here). When a batch size is asked for, the records are batched first and
 parsed with one vectorised ``tf.io.parse_example`` per batch, read through the split's public
@@ -17,8 +27,12 @@ parsed with one vectorised ``tf.io.parse_example`` per batch, read through the s
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import os
+import re
+import sys
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -28,12 +42,73 @@ from tensorflow_datasets.proto import tf_example_pb2
 
 from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies, splits
+from dmelodies_tfds.text import one_line
 
 _HOMEPAGE = "https://github.com/ashispati/dmelodies_dataset"
 # Splits of the `tiny` config: the first examples of each paper split, for tests and demos.
 _TINY_SIZES = {"train": 7000, "validation": 2000, "test": 1000}
 # Shards of at most this many examples (~30 MB); TFDS reads them in parallel.
 _EXAMPLES_PER_SHARD = 131072
+
+
+# Bytes a TFRecord file adds to each record: length (8), its CRC (4) and the data's CRC (4).
+_TFRECORD_OVERHEAD = 16
+
+
+class DatasetDamagedError(ValueError):
+    """A prepared dmelodies dataset whose files are missing, unreadable or cut short."""
+
+
+def _damaged(builder, problem: str) -> DatasetDamagedError:
+    name = builder.builder_config.name
+    again = ""
+    if name in ("full", "tiny"):
+        again = f" (python -m dmelodies_tfds build --config {name} --data_dir {os.fspath(builder.data_dir_root)})"
+    return DatasetDamagedError(
+        f"the prepared dataset dmelodies/{name}/{builder.version} in {os.fspath(builder.data_path)} is damaged: "
+        f"{problem}; delete that folder and build it again{again}"
+    )
+
+
+def _is_local(path) -> bool:
+    return "://" not in os.fspath(path)
+
+
+@contextlib.contextmanager
+def build_lock(folder: str, what: str):
+    """An exclusive ``flock`` on ``folder`` (created if missing), waited for with a notice on stderr.
+
+    Yields whether the lock is held. The lock is on ``<folder>/.build.lock``; the kernel drops it when
+    its holder dies, so a killed build never blocks the next one. Where the file system cannot lock,
+    the build goes on unlocked (yielding False), as TFDS itself would. Files are reached through
+    ``tf.io.gfile`` and the built-in ``open``, as TFDS asks of builder code.
+    """
+    tf.io.gfile.makedirs(folder)
+    handle = open(os.path.join(folder, ".build.lock"), "a")
+    fd = handle.fileno()
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            print(f"waiting for another process that is building {what} in {folder} ...", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locked = True
+        except OSError:
+            locked = False  # no locks on this file system
+        yield locked
+    finally:
+        handle.close()  # releases the lock
+
+
+def stale_incomplete_folders(config_dir, version: str) -> list[str]:
+    """TFDS's ``incomplete.XXXXXX_<version>`` build folders in ``config_dir``; stale when the build lock is held."""
+    pattern = re.compile(rf"^incomplete\.[A-Za-z0-9]+_{re.escape(version)}$")
+    if not tf.io.gfile.isdir(config_dir):
+        return []
+    names = [n.rstrip("/") for n in tf.io.gfile.listdir(config_dir)]
+    return [os.path.join(config_dir, n) for n in sorted(names)
+            if pattern.match(n) and tf.io.gfile.isdir(os.path.join(config_dir, n))]
 
 
 @dataclasses.dataclass
@@ -78,6 +153,64 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     split seed is a custom config: ``tfds.builder("dmelodies", config=make_config("full", 7))``.
     """
 
+    def __init__(self, **kwargs):
+        try:
+            super().__init__(**kwargs)
+        except Exception as error:  # noqa: BLE001 - only errors reading a prepared dataset's info
+            data_dir = getattr(self, "_data_dir", None)
+            if data_dir is None or not tf.io.gfile.exists(os.path.join(os.fspath(data_dir), "dataset_info.json")):
+                raise
+            raise _damaged(self, f"its dataset information cannot be read ({one_line(error)[:300]})") from None
+
+    def download_and_prepare(self, *args, **kwargs):
+        """TFDS's ``download_and_prepare``, one process at a time per config (see the module docstring)."""
+        if not _is_local(self.data_path):
+            return super().download_and_prepare(*args, **kwargs)
+        download_config = kwargs.get("download_config")
+        overwrite = download_config is not None and download_config.download_mode.overwrite_dataset
+        data_path = os.fspath(self.data_path)
+        config_dir = os.path.dirname(data_path)
+        with build_lock(config_dir, self.info.full_name) as locked:
+            # Holding the lock, no other build is running here: an incomplete.* folder is a dead build's.
+            for folder in stale_incomplete_folders(config_dir, str(self.version)) if locked else ():
+                print(f"removing {folder}, left by a build that did not finish", file=sys.stderr, flush=True)
+                tf.io.gfile.rmtree(folder)
+            info_path = os.path.join(data_path, "dataset_info.json")
+            if tf.io.gfile.exists(data_path) and not overwrite:
+                if not tf.io.gfile.exists(info_path):
+                    raise _damaged(self, "dataset_info.json is missing")
+                if not self.info.splits:  # another process built it while this one waited
+                    try:
+                        self.info.read_from_directory(data_path)
+                    except Exception as error:  # noqa: BLE001
+                        raise _damaged(self, f"its dataset information cannot be read ({one_line(error)[:300]})") from None
+            result = super().download_and_prepare(*args, **kwargs)
+        self.check_prepared_files()
+        return result
+
+    def check_prepared_files(self) -> None:
+        """``DatasetDamagedError`` unless every split's shards exist with the sizes the info records.
+
+        A TFRecord file is its records plus 16 bytes each, so the sizes catch a missing or truncated
+        shard with a few ``stat`` calls; flipped bytes are caught by TensorFlow's record checksums.
+        """
+        if not _is_local(self.data_path):
+            return
+        missing_splits = [split for split in splits.SPLITS if split not in self.info.splits]
+        if missing_splits:
+            raise _damaged(self, f"dataset_info.json lists no {', '.join(missing_splits)} split")
+        for split in splits.SPLITS:
+            info = self.info.splits[split]
+            paths = [os.fspath(p) for p in info.filepaths]
+            absent = [p for p in paths if not tf.io.gfile.exists(p)]
+            if absent:
+                raise _damaged(self, f"shard {os.path.basename(absent[0])} is missing")
+            if info.num_bytes:
+                size = sum(tf.io.gfile.stat(p).length for p in paths)
+                expected = info.num_bytes + _TFRECORD_OVERHEAD * info.num_examples
+                if size != expected:
+                    raise _damaged(self, f"the {split} shards hold {size:,} bytes, not the {expected:,} written")
+
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: token for token identical to the public release."}
     BUILDER_CONFIGS = [make_config(base, seed) for seed in PAPER_SPLIT_SEEDS for base in ("full", "tiny")]
@@ -90,12 +223,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }
         for factor in F.FACTORS:
             features[factor.key] = tfds.features.ClassLabel(names=list(factor.values))
-        return self.dataset_info_from_configs(
+        info = self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict(features),
             supervised_keys=None,
             homepage=_HOMEPAGE,
             metadata=tfds.core.MetadataDict(vocabulary=list(melodies.VOCABULARY)),
         )
+        # TFDS looks up an unprepared dataset's info on its GCS bucket through a fresh `mkdtemp` folder it
+        # never removes (an empty /tmp/tmp*tfds per builder). dmelodies is generated, never on the bucket.
+        info.initialize_from_bucket = lambda: None
+        return info
 
     def _split_indices(self, split: str, max_examples: int | None = None) -> np.ndarray:
         indices = splits.split_indices(split, seed=self.builder_config.split_seed)
@@ -129,6 +266,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _total_examples(self, max_examples):
         return sum(len(self._split_indices(split, max_examples)) for split in splits.SPLITS)
 
+    # The lines TFDS prints before and after a build ("Downloading and preparing dataset Unknown size
+    # (download: Unknown size, …)", "… downloaded and prepared to …") describe a download; nothing is
+    # downloaded here, and the size is known only once the records are written.
+    def _log_download_bytes(self) -> None:
+        print(f"Generating {self.info.full_name} in {self.data_dir} ...", flush=True)
+
+    def _log_download_done(self) -> None:
+        print(f"Generated {self.info.full_name} in {self.data_dir}", flush=True)
+
     def _write_split(self, split, indices, progress) -> tfds.core.SplitInfo:
         template = self._get_filename_template(split_name=split)
         num_shards = max(1, -(-len(indices) // _EXAMPLES_PER_SHARD))
@@ -149,6 +295,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
 
     def _build_single_dataset(self, split, batch_size, shuffle_files, decoders, read_config, as_supervised):
+        self.check_prepared_files()  # a clear error now, not a TensorFlow one mid-epoch
         if not batch_size or batch_size == -1 or decoders or as_supervised or read_config.add_tfds_id:
             return super()._build_single_dataset(
                 split=split, batch_size=batch_size, shuffle_files=shuffle_files, decoders=decoders,

@@ -1,5 +1,7 @@
-"""Atomic output: the final name holds the old file, the whole new file, or nothing (issue 2, item 5)."""
+"""Atomic output: the final name holds the old file, the whole new file, or nothing."""
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -62,3 +64,41 @@ def test_refuses_a_missing_folder_and_a_folder_as_path(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder"):
         with atomic_output(tmp_path, overwrite=True):
             pass
+
+
+# Starts a release-sized write and waits to be killed half way (an interrupted export-npz).
+WRITER = """
+import sys, time
+from dmelodies_tfds._atomic import atomic_output
+with atomic_output(sys.argv[1]) as file:
+    file.write(b"half")
+    file.flush()
+    print("written", flush=True)
+    time.sleep(600)
+"""
+
+
+def _writer(path):
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": repo + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout.readline() == "written\n"
+    return process
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path):
+    killed = _writer(tmp_path / "dMelodies_dataset.npz")
+    killed.kill()
+    killed.wait()
+    (leftover,) = os.listdir(tmp_path)  # what an interrupted export leaves
+    assert leftover.startswith(f".dMelodies_dataset.npz.{killed.pid}.") and leftover.endswith(".tmp")
+    alive = _writer(tmp_path / "other.npz")  # the next writer removes it
+    try:
+        (temporary,) = os.listdir(tmp_path)
+        assert temporary.startswith(f".other.npz.{alive.pid}.")
+        with atomic_output(tmp_path / "dMelodies_dataset.npz") as file:  # a live writer's file is kept
+            file.write(b"whole")
+        assert sorted(os.listdir(tmp_path)) == sorted(["dMelodies_dataset.npz", temporary])
+    finally:
+        alive.kill()
+        alive.wait()

@@ -1,7 +1,10 @@
 """``python -m dmelodies_tfds``: each subcommand, and every bad-input path ending in one line and exit 2."""
+import argparse
 import os
+import re
 import subprocess
 import sys
+import zipfile
 
 import music21
 import numpy as np
@@ -9,7 +12,7 @@ import pytest
 
 import dmelodies_tfds as d
 from dmelodies_tfds import music
-from dmelodies_tfds.__main__ import main, select
+from dmelodies_tfds.__main__ import main, make_parser, select
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -91,6 +94,9 @@ def test_export_refuses_existing_files_before_writing_any(capsys, tmp_path):
         (["show", "--factor", "tonic=C", "--factor", "tonic=D"], "error: factor 'tonic' is given twice"),
         (["show", "--index", "1354752"], "error: index 1354752 is out of range: dMelodies indices are 0..1354751"),
         (["show", "--index", "-1"], "error: index -1 is out of range"),
+        (["show", "--index", "99999999999999999999999"],  # past int64: named as given, not an OverflowError
+         "error: index 99999999999999999999999 is out of range: dMelodies indices are 0..1354751"),
+        (["export", "--index", "0", str(2**64 + 5), "--out", "{tmp}"], f"error: index {2**64 + 5} is out of range"),
         (["show"], "error: choose melodies with --index"),
         (["show", "--index", "0", "--limit", "0"], "error: --limit must be at least 1"),
         (["export", "--factor", "tonic=C", "--out", "{tmp}"], "error: the selection has 112,896 melodies, more than --limit 100"),
@@ -98,9 +104,16 @@ def test_export_refuses_existing_files_before_writing_any(capsys, tmp_path):
         (["export-npz", "{tmp}/missing/x.npz"], "error: output folder {tmp}/missing does not exist"),
         (["export-npz", "{tmp}/exists.npz"], "error: output path {tmp}/exists.npz already exists"),
         (["verify-npz", "{tmp}/absent.npz", "--trust"], "error: no such file: {tmp}/absent.npz"),
+        (["verify-npz", "{tmp}", "--trust"], "error: {tmp} is a folder, not a .npz file"),
         (["verify-npz", "{tmp}/exists.npz"], "error: refusing to load {tmp}/exists.npz: a release .npz holds pickled"),
         (["verify-npz", "{tmp}/exists.npz", "--trust"], "error: {tmp}/exists.npz: not a .npz file"),
-        (["demo", "--out", "{tmp}", "--data_dir", "{tmp}/tfds"], "error: output path {tmp}/dmelodies_0000000.mid already exists"),
+        (["demo", "--out", "{tmp}", "--data_dir", "{tmp}/tfds"],
+         "error: output path {tmp}/dmelodies_0000000.mid already exists; pass --overwrite to replace it"),
+        (["export", "--index", "0", "--out", "{tmp}"],
+         "error: output path {tmp}/dmelodies_0000000.mid already exists; pass --overwrite to replace it"),
+        (["export-npz", "{tmp}/exists.npz"], "error: output path {tmp}/exists.npz already exists; pass --overwrite to"),
+        (["export", "--index", "0", "--out", "{tmp}/exists.npz"], "error: --out {tmp}/exists.npz is a file, not a folder"),
+        (["demo", "--out", "{tmp}/exists.npz"], "error: --out {tmp}/exists.npz is a file, not a folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
@@ -162,3 +175,89 @@ def test_python_dash_m_entry_point(tmp_path):
                          capture_output=True, text=True, env=env, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stdout == "" and "Traceback" not in bad.stderr
     assert bad.stderr.splitlines()[-1].startswith("error: unknown value 'dorian' for factor 'scale'")
+
+
+def test_export_writes_a_repeated_index_once(capsys, tmp_path):
+    """`--index 5 5` used to write melody 5, then refuse it as already existing."""
+    code, out, err = run(capsys, "export", "--index", 5, 0, 5, "--out", tmp_path)
+    assert code == 0 and err == ""
+    assert out.splitlines() == [f"wrote {tmp_path / 'dmelodies_0000005.mid'}", f"wrote {tmp_path / 'dmelodies_0000000.mid'}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dmelodies_0000000.mid", "dmelodies_0000005.mid"]
+
+
+def test_a_second_run_into_the_same_folder_is_refused_in_the_apis_words(capsys, tmp_path):
+    """The command line names --overwrite where the Python API names overwrite=True; same words otherwise."""
+    assert run(capsys, "export", "--index", 3, "--out", tmp_path)[0] == 0
+    code, _, err = run(capsys, "export", "--index", 3, "--out", tmp_path)
+    path = tmp_path / "dmelodies_0000003.mid"
+    assert code == 2 and err == f"error: output path {path} already exists; pass --overwrite to replace it\n"
+    with pytest.raises(FileExistsError) as refused:
+        music.write_midi(d.generate_tokens(3)[0], path)
+    assert str(refused.value) == f"output path {path} already exists; pass overwrite=True to replace it"
+
+
+def _npz(path, **arrays):
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    return path
+
+
+def test_verify_npz_names_a_member_that_is_not_npy_and_metadata_without_names(capsys, tmp_path):
+    from dmelodies_tfds import release
+
+    arrays = {"score_array": d.generate_tokens([0, 1]), "latent_array": d.index_to_factors([0, 1]),
+              **release.release_dicts("2020-10-12")}
+    good = _npz(tmp_path / "good.npz", **arrays)
+    raw = tmp_path / "raw.npz"  # metadata stored as a plain file, not metadata.npy
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(raw, "w") as target:
+        for name in source.namelist():
+            target.writestr(name.replace("metadata.npy", "metadata"), source.read(name))
+    code, _, err = run(capsys, "verify-npz", raw, "--trust")
+    assert code == 2 and err.startswith(f"error: {raw}: member 'metadata' is not a .npy array") and err.count("\n") == 1
+
+    metadata = arrays["metadata"].item()
+    metadata["latents_names"] = None
+    arrays["metadata"] = np.empty((), dtype=object)
+    arrays["metadata"][()] = metadata
+    none = _npz(tmp_path / "none.npz", **arrays)
+    code, _, err = run(capsys, "verify-npz", none, "--trust")
+    assert code == 2 and err.startswith(f"error: {none}: metadata latents_names is None, expected ('tonic', ")
+
+
+def _parsers(parser):
+    """The parser and every subcommand's parser."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_help_is_plain_text_and_shows_every_default():
+    parser = make_parser()
+    for sub in _parsers(parser):
+        text = sub.format_help()
+        assert "``" not in text and ":func:" not in text and ":mod:" not in text, sub.prog
+        for action in sub._actions:
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert f"(default: {action.default})" in " ".join(text.split()), (sub.prog, action.dest)
+    assert "(default: full)" in " ".join(_parsers_by_prog(parser)["python -m dmelodies_tfds build"].format_help().split())
+
+
+def _parsers_by_prog(parser):
+    return {sub.prog: sub for sub in _parsers(parser)}
+
+
+def test_what_the_readme_commands_write_into_the_checkout_is_gitignored():
+    """The README's dataset and quickstart commands write into the current folder: keep it out of git."""
+    if subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=REPO, capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    readme = open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    commands = " ".join(line for line in readme.replace("\\\n", " ").splitlines()
+                        if "python -m dmelodies_tfds" in line or "python -m benchmarks.quickstart" in line)
+    outputs = set(re.findall(r"--out[= ](\S+)", commands)) | set(re.findall(r"export-npz (\S+)", commands))
+    outputs |= {"runs/cnn_beta_vae/beta=4/seed=0/encoder.keras", "runs/report/results.csv"}  # --root=runs
+    assert {"demo_out", "melodies/", "dMelodies_dataset.npz"} <= outputs
+    paths = [os.path.join(output, "file") if output.endswith("/") or "." not in output else output for output in outputs]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True)
+    assert sorted(ignored.stdout.split()) == sorted(paths)

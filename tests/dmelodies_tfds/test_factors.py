@@ -63,3 +63,53 @@ def test_factor_label_accepts_names_and_rejects_unknown_values():
         d.factor_label("octave", "7")
     with pytest.raises(ValueError, match="unknown factor 'key'"):
         d.factor_label("key", "C")
+
+
+@pytest.mark.parametrize("function", [d.generate_tokens, d.index_to_factors])
+@pytest.mark.parametrize("bad, message", [
+    ([True, False], r"indices must be integers, got bool True \(a boolean mask is not a list of indices"),
+    (np.array([True, False]), "indices must be integers, got dtype bool .*np.flatnonzero"),
+    (np.array([1.0, 2.0]), "indices must be integers, got dtype float64"),
+    ([0.5], "indices must be integers, got float 0.5"),
+    (["3"], "indices must be integers, got str '3'"),
+    ([3, None], "indices must be integers, got NoneType None"),
+    ([3, True], "indices must be integers, got bool True"),  # numpy alone would read True as 1
+    ([object()], r"indices must be integers, got object <object object>$"),  # no memory address
+])
+def test_non_integer_indices_are_refused_not_converted(function, bad, message):
+    """SPEC §1: an index is an integer; `[True, False]` used to give melodies 1 and 0."""
+    with pytest.raises(ValueError, match=message):
+        function(bad)
+
+
+@pytest.mark.parametrize("function", [d.generate_tokens, d.index_to_factors])
+@pytest.mark.parametrize("bad, shown", [
+    ([2**63], "9223372036854775808"),                                   # used to wrap to -2**63
+    ([0, 2**63], "9223372036854775808"),                                # numpy alone makes this a float
+    (np.array([2**63], dtype=np.uint64), "9223372036854775808"),
+    (np.array([2**64 - 1], dtype=np.uint64), "18446744073709551615"),
+    (10**25, "10000000000000000000000000"),                             # beyond any numpy integer
+    ([0, -(10**30)], "-1000000000000000000000000000000"),
+])
+def test_overflowing_indices_are_named_as_given(function, bad, shown):
+    with pytest.raises(ValueError, match=f"index {shown} is out of range: dMelodies indices are 0..1354751"):
+        function(bad)
+
+
+def test_labels_must_be_integers_in_range_and_are_shown_unwrapped():
+    with pytest.raises(ValueError, match="labels must be integers, got bool True$"):
+        d.factors_to_index([[True] * 9])
+    with pytest.raises(ValueError, match="labels must be integers, got dtype float64"):
+        d.factors_to_index(np.zeros((2, 9)))
+    with pytest.raises(ValueError, match="factor 'rhythm_bar2' has label 100000000000000000000; allowed labels are 0..27"):
+        d.factors_to_index([0, 0, 0, 0, 10**20, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="factor 'tonic' has label 18446744073709551615"):
+        d.factors_to_index(np.array([[2**64 - 1] + [0] * 8], dtype=np.uint64))
+
+
+def test_integer_inputs_of_any_width_and_empty_inputs_still_work():
+    assert d.generate_tokens(np.int8(3)).tolist() == d.generate_tokens([3]).tolist()
+    assert d.index_to_factors(np.array([7], dtype=np.uint64)).tolist() == d.index_to_factors([7]).tolist()
+    assert d.index_to_factors(np.array([7], dtype=object)).tolist() == d.index_to_factors([7]).tolist()
+    assert d.generate_tokens([]).shape == (0, 16) and d.index_to_factors([]).shape == (0, 9)
+    assert d.factors_to_index(np.zeros((0, 9))).shape == (0,)

@@ -95,3 +95,23 @@ def test_factors_from_tokens_marks_undetermined_factors():
 
     with pytest.raises(ValueError, match=r"shape \(n, 16\)"):
         d.factors_from_tokens(np.zeros((2, 15), int))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((2, 16)), "tokens must be integers, got dtype float64"),
+    (np.full((1, 16), 2.7), "tokens must be integers, got dtype float64"),
+    (np.ones((1, 16), dtype=bool), "tokens must be integers, got dtype bool"),
+    ([[2**63] + [0] * 15], r"token out of range: 9223372036854775808 is not in 0..51"),
+    ([[10**20] + [0] * 15], r"token out of range: 100000000000000000000 is not in 0..51"),
+])
+def test_factors_from_tokens_refuses_non_integer_and_overflowing_tokens(bad, message):
+    """SPEC §3: tokens are integer vocabulary indices; floats used to give -1 labels without an error."""
+    with pytest.raises(ValueError, match=message):
+        d.factors_from_tokens(bad)
+
+
+def test_tokens_to_names_refuses_a_boolean_mask():
+    with pytest.raises(ValueError, match="tokens must be integers, got bool True"):
+        d.tokens_to_names([True, False])  # used to index the vocabulary as a mask
+    with pytest.raises(ValueError, match="tokens must be integers, got dtype bool"):
+        d.tokens_to_names(np.array([True, False]))

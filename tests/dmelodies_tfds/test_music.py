@@ -1,4 +1,4 @@
-"""Tokens <-> music21 scores, and MIDI / MusicXML files read back to the same tokens (issue 2)."""
+"""Tokens <-> music21 scores, and MIDI / MusicXML files read back to the same tokens (SPEC §3)."""
 import music21
 import numpy as np
 import pytest

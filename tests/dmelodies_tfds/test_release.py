@@ -1,4 +1,4 @@
-"""The release .npz layout: export, and verification against the generator (SPEC §3, §5; issue 2).
+"""The release .npz layout: export, and verification against the generator (SPEC §3, §5).
 
 The layout always holds all N melodies (~135 MB), so the full file is written once per module and
 each test that needs another full file deletes it when done.
@@ -220,12 +220,39 @@ def test_verify_names_unknown_token_names(tmp_path):
         ({"latent_dicts": _object({"tonic": {}})}, r"latent_dicts has factors \('tonic',\)"),
         ({"note2index_dict": _object({"rest": 1, "__": 0})}, "not the inverse of index2note_dict"),
         ({"index2note_dict": _object({0: "rest", 2: "C4"})}, "keys are not 0..1"),
+        # Values of the wrong type: a one-line ValueError each, never a TypeError or AttributeError.
+        ({"metadata": _object({"latents_names": None})}, r"metadata latents_names is None, expected \('tonic'"),
+        ({"metadata": _object({"latents_names": object()})}, r"latents_names is <object object>, expected"),
+        ({"latent_dicts": _object(dict.fromkeys(d.FACTOR_KEYS))}, r"latent_dicts\['tonic'\] should be a dict, got NoneType"),
+        ({"latent_dicts": _object({**release.release_dicts()["latent_dicts"].item(), "tonic": {"0": "C"}})},
+         "latent_dicts has a label '0' that is not an integer"),
+        ({"index2note_dict": _object({"0": "rest"})}, "index2note_dict keys are not all integers"),
+        ({"index2note_dict": _object({0: ["rest"]})}, r"unknown token names \[\['rest'\]\]"),
+        ({"note2index_dict": _object({"rest": None})}, "not the inverse of index2note_dict"),
     ],
 )
 def test_verify_names_inconsistent_dictionaries(tmp_path, changes, message):
     path = _savez(tmp_path / "bad.npz", **_small_layout(**changes))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as error:
         release.verify_npz(path, trust=True)
+    assert "\n" not in str(error.value) and " at 0x" not in str(error.value)
+
+
+def test_verify_names_a_member_that_is_not_npy(tmp_path):
+    """np.load hands a member without the .npy suffix back as raw bytes; that used to be a traceback."""
+    good = _savez(tmp_path / "good.npz", **_small_layout())
+    for renamed in ("score_array", "index2note_dict"):
+        path = tmp_path / f"{renamed}.npz"
+        with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w") as target:
+            for name in source.namelist():
+                target.writestr(renamed if name == f"{renamed}.npy" else name, source.read(name))
+        with pytest.raises(ValueError, match=f"member '{renamed}' is not a .npy array"):
+            release.verify_npz(path, trust=True)
+
+
+def test_verify_refuses_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"{tmp_path} is a folder, not a .npz file"):
+        release.verify_npz(tmp_path, trust=True)
 
 
 def test_verify_names_a_missing_file(tmp_path):
