@@ -1,6 +1,6 @@
 r"""One table and the paper's figures from every run under a folder (SPEC §7).
 
-    python -m benchmarks.report --root=runs [--out=runs/report]
+    python -m benchmarks.report --root=runs [--out=runs/report] [--preset=compressed]
 
 Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
 ``metrics/<name>.json`` files (written by :mod:`benchmarks.evaluate`) and writes, under ``--out``:
@@ -8,8 +8,8 @@ Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
 - ``results.csv`` and ``results.md``: one row per run — method, architecture, hyperparameter, seed,
   test reconstruction accuracy, then every scalar score as ``<metrics file>/<score>`` (for example
   ``mig/discrete_mig`` for the standard protocol and ``paper/discrete_mig`` for the paper's);
-- ``missing.txt``: runs of the paper's grid (for the method families present under ``--root``) that
-  have no results, runs without metrics, and problems: a ``results.json`` or metrics file that is not
+- ``missing.txt``: runs of the paper's grid (for the method families present under ``--root``), or of
+  ``--preset``'s runs, that have no results, runs without metrics, and problems: a ``results.json`` or metrics file that is not
   valid JSON, not an object, or has a field of the wrong type, with the reason. A run with a bad
   ``results.json`` is left out of the table; a bad metrics file leaves out only its scores. Nothing is
   silently skipped, and one bad run never stops the report;
@@ -169,12 +169,14 @@ def collect(root: str) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
-def missing_runs(root: str, records: Sequence[dict]) -> list[str]:
-    """Grid runs absent under ``root`` (in the families present there), and runs that have no metrics."""
+def missing_runs(root: str, records: Sequence[dict], preset: str | None = None) -> list[str]:
+    """Runs absent under ``root`` — of ``preset`` (a :func:`benchmarks.sweep.preset` name) when given, else
+    of the paper's grid in the families present there — and runs that have no metrics."""
     present = {r["run"].replace(os.sep, "/") for r in records}
     families = {name.split("/")[0] for name in present}
-    lines = [f"{run.name}: no results.json" for run in sweep.grid()
-             if run.name.split("/")[0] in families and run.name not in present]
+    expected = sweep.preset(preset).runs if preset else [
+        run for run in sweep.grid() if run.name.split("/")[0] in families]
+    lines = [f"{run.name}: no results.json" for run in expected if run.name not in present]
     lines += [f"{r['run']}: no metrics (run python -m benchmarks.evaluate)" for r in records if not r["scores"]]
     return lines
 
@@ -380,7 +382,7 @@ def _write_bytes(path: str, data: bytes) -> None:
             file.write(data)
 
 
-def build_report(root: str, out: str | None = None) -> dict:
+def build_report(root: str, out: str | None = None, preset: str | None = None) -> dict:
     """Writes the table, the list of missing runs and problems, and the figures; returns what was written.
 
     Everything is computed first and then written file by file, each atomically, so an error leaves the
@@ -393,7 +395,7 @@ def build_report(root: str, out: str | None = None) -> dict:
         raise FileNotFoundError(f"no results.json under {root!r}: train runs first (python -m benchmarks.train)")
     out = out or os.path.join(root, "report")
     header, rows = table(records)
-    missing = missing_runs(root, records)
+    missing = missing_runs(root, records, preset)
     texts = {
         "results.csv": to_csv(header, rows),
         "results.md": to_markdown(header, rows),
@@ -416,9 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=plain_text(__doc__.splitlines()[0]))
     parser.add_argument("--root", required=True, help="folder holding the runs (each with results.json)")
     parser.add_argument("--out", help="where to write the report (default: ROOT/report)")
+    parser.add_argument("--preset", choices=("paper", "compressed"),
+                        help="list as missing the runs of this sweep preset (default: the paper's grid, in the "
+                             "method families present)")
     args = parser.parse_args(argv)
     try:
-        report = build_report(args.root, args.out)
+        report = build_report(args.root, args.out, args.preset)
     except (OSError, ValueError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
