@@ -12,6 +12,7 @@ from dmelodies_tfds.factors import (
     NUM_FACTORS,
     RHYTHM_MASKS,
     Factor,
+    describe_read_back,
     factor_label,
     factors_to_index,
     index_to_factors,

@@ -160,3 +160,36 @@ def describe(labels: Sequence[int]) -> dict[str, str]:
     """Value names of one example's labels, keyed by factor."""
     labels = check_labels(labels)[0]
     return {f.key: f.values[int(label)] for f, label in zip(FACTORS, labels)}
+
+
+NOT_A_MELODY = "not a dMelodies melody"
+
+
+def describe_read_back(labels: Sequence[int]) -> str:
+    """One line naming the factors :func:`~dmelodies_tfds.melodies.factors_from_tokens` read back.
+
+    ``labels`` is one row of its output, where ``-1`` marks a factor that the tokens do not decide: they
+    are not one of the dataset's melodies (SPEC §2-3: six notes and two rests per bar, arpeggios of one
+    tonic, octave and scale), so that factor cannot be read back. Decided factors are named with their
+    values, e.g. ``"rhythm_bar2 11110110; not a dMelodies melody, so tonic, …, arp_chord4 cannot be
+    read back"``.
+    """
+    labels = as_int_array(labels, "labels")
+    if labels.shape != (NUM_FACTORS,):
+        raise ValueError(f"labels must have shape ({NUM_FACTORS},), one melody's read-back labels, got {labels.shape}")
+    known, unknown = [], []
+    for factor, label in zip(FACTORS, labels.tolist()):
+        if label == -1:
+            unknown.append(factor.key)
+        elif 0 <= label < factor.size:
+            known.append(f"{factor.key} {factor.values[label]}")
+        else:
+            raise ValueError(
+                f"factor '{factor.key}' has label {label}; read-back labels are -1 or 0..{factor.size - 1}"
+            )
+    if not unknown:
+        return ", ".join(known)
+    if not known:
+        return f"{NOT_A_MELODY}, so no factor can be read back"
+    missing = ", ".join(unknown[:-1]) + f" and {unknown[-1]}" if len(unknown) > 1 else unknown[0]
+    return f"{', '.join(known)}; {NOT_A_MELODY}, so {missing} cannot be read back"

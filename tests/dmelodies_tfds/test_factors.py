@@ -113,3 +113,29 @@ def test_integer_inputs_of_any_width_and_empty_inputs_still_work():
     assert d.index_to_factors(np.array([7], dtype=object)).tolist() == d.index_to_factors([7]).tolist()
     assert d.generate_tokens([]).shape == (0, 16) and d.index_to_factors([]).shape == (0, 9)
     assert d.factors_to_index(np.zeros((0, 9))).shape == (0,)
+
+
+def test_describe_read_back_names_factors_and_values_and_says_why_one_is_missing():
+    labels = d.index_to_factors([1_110_395])[0]  # A minor in octave 6
+    assert d.describe_read_back(d.factors_from_tokens(d.generate_tokens([1_110_395]))[0]) == (
+        "tonic A, octave 6, scale minor, rhythm_bar1 11001111, rhythm_bar2 10111110, "
+        "arp_chord1 down, arp_chord2 up, arp_chord3 down, arp_chord4 down"
+    )
+    partial = np.full(d.NUM_FACTORS, -1)
+    partial[4] = labels[4]
+    assert d.describe_read_back(partial) == (
+        "rhythm_bar2 10111110; not a dMelodies melody, so tonic, octave, scale, rhythm_bar1, arp_chord1, "
+        "arp_chord2, arp_chord3 and arp_chord4 cannot be read back"
+    )
+    partial[:] = -1
+    partial[0] = 0
+    assert d.describe_read_back(partial).endswith("; not a dMelodies melody, so octave, scale, rhythm_bar1, "
+                                                  "rhythm_bar2, arp_chord1, arp_chord2, arp_chord3 and "
+                                                  "arp_chord4 cannot be read back")
+    assert d.describe_read_back([-1] * 9) == "not a dMelodies melody, so no factor can be read back"
+
+
+@pytest.mark.parametrize("bad", [[-2] + [0] * 8, [12] + [0] * 8, [0] * 8, [[0] * 9] * 2, [0.0] * 9])
+def test_describe_read_back_refuses_what_is_not_one_read_back_row(bad):
+    with pytest.raises(ValueError):
+        d.describe_read_back(bad)
