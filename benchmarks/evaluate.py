@@ -34,7 +34,7 @@ import numpy as np
 
 import dmelodies_tfds as d
 from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
-from benchmarks import controllability, ground_truth
+from benchmarks import controllability, ground_truth, sweep
 from benchmarks.files import write_text
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
 from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
@@ -217,14 +217,9 @@ def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0
 
 
 # SPEC §7: the paper's trainers scored the first 201 test batches: of 512 melodies for β-VAE and
-# Annealed-VAE, of 256 for FactorVAE (its trainer evaluates with batch 256).
-PAPER_PROTOCOL_FILES = {"factor_vae": "paper_factor_vae"}
+# Annealed-VAE, of 256 for FactorVAE (its trainer evaluates with batch 256). Which config a method
+# uses is :func:`benchmarks.sweep.metric_file`'s.
 PAPER_NUM_EXAMPLES = {"paper": 201 * 512, "paper_factor_vae": 201 * 256}
-
-
-def paper_protocol(method: str | None) -> str:
-    """The name of the paper-protocol metric config for runs of ``method`` (SPEC §7)."""
-    return PAPER_PROTOCOL_FILES.get(method, "paper")
 
 
 def _run_results(model_dir: str) -> dict:
@@ -251,7 +246,7 @@ def _check_paper_protocol(method: str | None) -> None:
         num_examples = gin.query_parameter("split_prefix.num_examples")
     except ValueError:
         return
-    expected = paper_protocol(method)
+    expected = sweep.metric_file("paper", method)
     wrong = {n for name, n in PAPER_NUM_EXAMPLES.items() if name != expected}
     if num_examples in wrong:
         raise ConfigurationError(

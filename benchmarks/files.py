@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 
-from dmelodies_tfds._atomic import remove_stale_temporaries
+from dmelodies_tfds.atomic import remove_stale_temporaries
 
 # `.tmp-PID-NAME`: the temporary paths of :func:`atomic_path`.
 TEMPORARY_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-.+$")

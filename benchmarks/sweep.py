@@ -72,10 +72,13 @@ class Run:
                 f"--gin_file={os.path.join(metrics_dir, metric_file(metric, self.method) + '.gin')}"]
 
 
-def metric_file(metric: str, method: str) -> str:
-    """The metric config for ``metric`` on a run of ``method``: ``paper`` is the method's paper protocol
-    (FactorVAE's trainer scored 201 batches of 256, the others 201 of 512: SPEC §7)."""
-    return ("paper_factor_vae" if method == "factor_vae" else "paper") if metric == "paper" else metric
+# SPEC §7: the paper's trainers scored 201 test batches of 512, FactorVAE's of 256: one config each.
+PAPER_PROTOCOL_FILES = {"factor_vae": "paper_factor_vae"}
+
+
+def metric_file(metric: str, method: str | None) -> str:
+    """The metric config for ``metric`` on a run of ``method``: ``paper`` is the method's paper protocol."""
+    return PAPER_PROTOCOL_FILES.get(method, "paper") if metric == "paper" else metric
 
 
 def metric_name(metric: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies as M
 from dmelodies_tfds import splits
-from dmelodies_tfds._atomic import OutputExistsError, check_output_path
+from dmelodies_tfds.atomic import OutputExistsError, check_output_path
 from dmelodies_tfds.text import one_line, plain_text
 
 FORMATS = {"midi": ".mid", "musicxml": ".musicxml"}

@@ -13,7 +13,7 @@ import music21
 import numpy as np
 
 from dmelodies_tfds import melodies as M
-from dmelodies_tfds._atomic import atomic_output
+from dmelodies_tfds.atomic import atomic_output
 
 SLOT_QUARTER_LENGTH = Fraction(1, 2)  # one slot is an eighth note
 MELODY_QUARTER_LENGTH = M.SEQUENCE_LENGTH * SLOT_QUARTER_LENGTH  # two 4/4 bars

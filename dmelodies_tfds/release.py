@@ -18,7 +18,7 @@ import numpy as np
 
 from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies as M
-from dmelodies_tfds._atomic import atomic_output, check_output_path
+from dmelodies_tfds.atomic import atomic_output, check_output_path
 from dmelodies_tfds.text import one_line, short_repr
 
 ARRAY_KEYS = ("score_array", "latent_array")

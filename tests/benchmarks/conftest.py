@@ -43,6 +43,16 @@ def no_gin_bindings():
     gin.clear_config(clear_constants=True)
 
 
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A TFDS folder with ``dmelodies/tiny`` prepared (once per test module), for short training runs."""
+    from benchmarks import data
+
+    path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
+    data.TFDSSource(config="tiny", data_dir=path).load("train")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_networks():
     """(encoder, decoder) from :func:`build_tiny_networks`."""

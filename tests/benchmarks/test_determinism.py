@@ -28,13 +28,6 @@ pytestmark = pytest.mark.usefixtures("no_gin_bindings")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
-    data.TFDSSource(config="tiny", data_dir=path).load("train")  # prepares the tiny config once
-    return path
-
-
 def bindings(data_dir, **overrides):
     values = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
               "train.steps_per_epoch": 3, "train.batch_size": 100, "train.checkpoint_every_steps": 2,

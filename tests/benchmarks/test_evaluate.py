@@ -124,7 +124,9 @@ def test_paper_protocol_sizes_follow_the_papers_trainers():
             assert gin.query_parameter("evaluation.name") == "paper"
         finally:
             gin.clear_config()
-    assert (E.paper_protocol("factor_vae"), E.paper_protocol("beta_vae"), E.paper_protocol(None)) == (
+    from benchmarks.sweep import metric_file
+
+    assert (metric_file("paper", "factor_vae"), metric_file("paper", "beta_vae"), metric_file("paper", None)) == (
         "paper_factor_vae", "paper", "paper")
 
 

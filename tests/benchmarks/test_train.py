@@ -26,13 +26,6 @@ RESULT_KEYS = {"method", "architecture", "hyperparameter_name", "hyperparameter_
                "wall_time_s", "test_reconstruction_accuracy", "test_loss", "dataset_config"}
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
-    data.TFDSSource(config="tiny", data_dir=path).load("train")  # prepares the tiny config once
-    return path
-
-
 def quick(data_dir, **overrides):
     bindings = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
                 "train.steps_per_epoch": 3, "train.batch_size": 100, "train.checkpoint_every_steps": 2,

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from dmelodies_tfds._atomic import atomic_output
+from dmelodies_tfds.atomic import atomic_output
 
 
 def test_writes_the_whole_file_with_ordinary_permissions(tmp_path):
@@ -69,7 +69,7 @@ def test_refuses_a_missing_folder_and_a_folder_as_path(tmp_path):
 # Starts a release-sized write and waits to be killed half way (an interrupted export-npz).
 WRITER = """
 import sys, time
-from dmelodies_tfds._atomic import atomic_output
+from dmelodies_tfds.atomic import atomic_output
 with atomic_output(sys.argv[1]) as file:
     file.write(b"half")
     file.flush()

@@ -1,4 +1,4 @@
-"""Atomic file output: a reader sees the old file, the whole new file, or nothing.
+"""Atomic file output: a reader sees the old file, the whole new file, or nothing (both packages use it).
 
 Every writer in the package (MIDI, MusicXML, the release ``.npz``) goes through :func:`atomic_output`,
 so an interrupted export never leaves a half-written file under the name the user asked for.
