@@ -1,4 +1,4 @@
-"""Keras callbacks that make a training run safe to interrupt and easy to follow (issue 3, items 5-6).
+"""Keras callbacks that make a training run safe to interrupt and easy to follow.
 
 - :class:`StopOnNonFiniteLoss` ends the run with a clear error the step the loss stops being finite.
 - :class:`TensorBoardLogger` writes step-indexed scalars to ``logs/train`` and ``logs/validation``; on

@@ -1,4 +1,4 @@
-"""``tf.data`` input pipelines from the TFDS splits (issue 3, item 1).
+"""``tf.data`` input pipelines from the TFDS splits.
 
 Each split is read once into memory (the whole of dMelodies' tokens is 87 MB, dSprites' images 3 GB),
 so a training step only gathers a batch of rows: the pipeline costs microseconds per batch and is never the bottleneck
@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-import dmelodies_tfds  # noqa: F401  (registers the `dmelodies` builder)
+import dmelodies_tfds  # also registers the `dmelodies` builder
 
 # A large enough read batch makes the builder's vectorised parser do the work (about 1 s per million).
 _READ_BATCH = 65536
@@ -64,9 +64,11 @@ class TFDSSource:
         except tfds.core.registered.DatasetNotFoundError as error:
             raise ValueError(f"unknown TFDS dataset {shown!r}: {error}") from None
 
-    def load(self, split: str, split_seed: int = 0) -> np.ndarray:
-        """All examples of ``split`` ("train", "validation" or "test") cut by ``split_seed``, in order."""
-        key = (split, split_seed)
+    def load(self, split: str, split_seed: int = 0, feature: str | None = None) -> np.ndarray:
+        """``feature`` (default: the source's) of every example of ``split`` ("train", "validation" or
+        "test") cut by ``split_seed``, in order."""
+        feature = feature or self.feature
+        key = (split, split_seed, feature)
         if key not in self._arrays:
             builder = self.builder(split_seed)
             # Not builder.is_prepared(): before the first build it logs "Variant folder … has no dataset_info.json".
@@ -76,7 +78,7 @@ class TFDSSource:
             name = self.split_names[split]
             try:
                 dataset = builder.as_dataset(split=name, batch_size=_READ_BATCH)
-                chunks = [batch[self.feature] for batch in tfds.as_numpy(dataset)]
+                chunks = [batch[feature] for batch in tfds.as_numpy(dataset)]
                 # None where the metadata records no splits (TFDS's mock data for tests).
                 expected = builder.info.splits[name].num_examples if builder.info.splits else None
             except (tf.errors.OpError, OSError) as error:
@@ -93,6 +95,14 @@ class TFDSSource:
             self._arrays[key] = np.concatenate(chunks)
         return self._arrays[key]
 
+    def labels(self, split: str, split_seed: int = 0) -> np.ndarray:
+        """The nine factor labels (n, 9) of ``split``'s examples, in the order of :meth:`load`: what a
+        supervised objective trains on."""
+        if self.name != "dmelodies":
+            raise ValueError(f"factor labels are read from dMelodies' example index; TFDS dataset {self.name!r} "
+                             "has none: train a supervised objective on dmelodies")
+        return dmelodies_tfds.index_to_factors(self.load(split, split_seed, feature="index"))
+
 
 def epoch_steps(num_examples: int, batch_size: int, steps_per_epoch: int | None = None) -> int:
     """``steps_per_epoch``, or all the full batches of the split when None; checked against the split."""
@@ -108,19 +118,27 @@ def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per
                      first_epoch: int = 0, skip: int = 0) -> tf.data.Dataset:
     """An endless stream of training batches, starting ``skip`` batches into epoch ``first_epoch``.
 
+    ``examples`` is an array, or a tuple of arrays with one row per example (tokens and labels for a
+    supervised objective), gathered alike.
+
     Epoch ``e`` is the first ``steps_per_epoch`` full batches of the examples in the order of a
     permutation seeded by ``(seed, e)``; the incomplete last batch is dropped (FactorVAE halves batches).
     """
-    steps_per_epoch = epoch_steps(len(examples), batch_size, steps_per_epoch)
-    table = tf.Variable(examples, trainable=False)  # a variable, unlike a constant, may exceed 2 GB
+    num_examples = len(tf.nest.flatten(examples)[0])
+    steps_per_epoch = epoch_steps(num_examples, batch_size, steps_per_epoch)
+    # Variables, unlike constants, may exceed 2 GB.
+    tables = tf.nest.map_structure(lambda array: tf.Variable(array, trainable=False), examples)
     count = steps_per_epoch * batch_size
 
     def epoch(e):
-        order = tf.random.experimental.stateless_shuffle(tf.range(len(examples)), seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        order = tf.random.experimental.stateless_shuffle(tf.range(num_examples), seed=tf.stack([tf.constant(seed, tf.int64), e]))
         return tf.data.Dataset.from_tensor_slices(tf.reshape(order[:count], (steps_per_epoch, batch_size)))
 
+    def gather(rows):
+        return tf.nest.map_structure(lambda table: tf.gather(table, rows), tables)
+
     epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch)
-    return epochs.skip(skip).map(lambda rows: tf.gather(table, rows)).prefetch(tf.data.AUTOTUNE)
+    return epochs.skip(skip).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_batches(examples: np.ndarray, batch_size: int) -> tf.data.Dataset:

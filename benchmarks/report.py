@@ -171,11 +171,11 @@ def collect(root: str) -> tuple[list[dict], list[str]]:
 
 def missing_runs(root: str, records: Sequence[dict], preset: str | None = None) -> list[str]:
     """Runs absent under ``root`` — of ``preset`` (a :func:`benchmarks.sweep.preset` name) when given, else
-    of the paper's grid in the families present there — and runs that have no metrics."""
+    of the grid in the families present there — and runs that have no metrics."""
     present = {r["run"].replace(os.sep, "/") for r in records}
     families = {name.split("/")[0] for name in present}
     expected = sweep.preset(preset).runs if preset else [
-        run for run in sweep.grid() if run.name.split("/")[0] in families]
+        run for run in sweep.grid(methods=tuple(sweep.METHODS)) if run.name.split("/")[0] in families]
     lines = [f"{run.name}: no results.json" for run in expected if run.name not in present]
     lines += [f"{r['run']}: no metrics (run python -m benchmarks.evaluate)" for r in records if not r["scores"]]
     return lines
@@ -218,8 +218,8 @@ def _method_order(method: str) -> int:
 
 
 def _method_colour(method: str) -> str:
-    """One colour per method, the same in every figure (grey for a method outside the grid)."""
-    return f"C{_method_order(method)}" if method in sweep.METHODS else "C7"
+    """One colour per method, the same in every figure (black for a method outside the grid)."""
+    return f"C{_method_order(method)}" if method in sweep.METHODS else "black"
 
 
 def _groups(records, value_fn) -> dict:

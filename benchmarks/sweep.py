@@ -1,6 +1,8 @@
-r"""The paper's benchmark grid (SPEC §6): 2 architectures × 3 methods × 3 values × 3 seeds = 54 runs.
+r"""The paper's benchmark grid (SPEC §6): 2 architectures × 3 methods × 3 values × 3 seeds = 54 runs,
+and the same grid for the methods beyond the paper (``--methods``).
 
     python -m benchmarks.sweep --root=runs [--dry_run] [--filter=cnn_beta_vae] [--gin_bindings=...]
+    python -m benchmarks.sweep --root=runs --methods=beta_tc_vae,dip_vae_i,dip_vae_ii,s2_vae,ar_vae
     python -m benchmarks.sweep --root=results/compressed/runs --preset=compressed  # the reproduction study
 
 Runs go one after another, each in its own process, under
@@ -31,14 +33,26 @@ from absl import app, flags
 GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs")
 METRICS_DIR = os.path.join(GIN_DIR, "metrics")
 ARCHITECTURES = ("cnn", "rnn")
-# method: (configurable holding the hyperparameter, its name in the run layout, the paper's values)
+# method: (configurable holding the hyperparameter, its name in the run layout, its grid's values)
 METHODS = {
+    # The paper's (SPEC §6).
     "beta_vae": ("BetaVAE", "beta", (0.2, 1.0, 4.0)),
     "annealed_vae": ("AnnealedVAE", "capacity", (25.0, 50.0, 75.0)),
     "factor_vae": ("FactorVAE", "gamma", (1.0, 10.0, 50.0)),
+    # disentanglement_lib's study values (config/unsupervised_study_v1/sweep.py).
+    "beta_tc_vae": ("BetaTCVAE", "beta", (1.0, 2.0, 4.0, 6.0, 8.0, 10.0)),
+    "dip_vae_i": ("DIPVAEI", "lambda_od", (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)),
+    "dip_vae_ii": ("DIPVAEII", "lambda_od", (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)),
+    # Pati & Lerch's ISMIR 2021 follow-up (ashispati/dmelodies_controllability, script_train_dmelodies.py).
+    "s2_vae": ("S2VAE", "gamma", (0.1, 1.0, 10.0)),
+    "ar_vae": ("ARVAE", "gamma", (0.1, 1.0, 10.0)),
 }
-# Methods whose objective warms up and anneals (SPEC §6); FactorVAE does neither.
-SCHEDULED = ("beta_vae", "annealed_vae")
+PAPER_METHODS = ("beta_vae", "annealed_vae", "factor_vae")
+# The compressed study's one value per method beyond the paper (CNN, seed 0): a middle value of each grid.
+COMPRESSED_VALUES = {"beta_tc_vae": (6.0,), "dip_vae_i": (10.0,), "dip_vae_ii": (10.0,), "s2_vae": (1.0,),
+                     "ar_vae": (1.0,)}
+# Methods whose objective warms up and anneals (SPEC §6; the supervised ones build on β-VAE's).
+SCHEDULED = ("beta_vae", "annealed_vae", "s2_vae", "ar_vae")
 SEEDS = (0, 1, 2)
 # SPEC §6: 100 epochs, 10 warm-up epochs, 100,000 annealing steps.
 EPOCHS, WARMUP_EPOCHS, ANNEALING_STEPS = 100, 10, 100_000
@@ -56,7 +70,8 @@ class Run:
 
     @property
     def method(self) -> str:
-        return next(m for m in METHODS if self.name.split("/")[0].endswith("_" + m))
+        family = self.name.split("/")[0]
+        return next(m for m in METHODS if family.split("_", 1)[1] == m)
 
     def model_dir(self, root: str) -> str:
         return os.path.join(root, *self.name.split("/"))
@@ -104,8 +119,8 @@ def scaled_bindings(method: str, scale: float) -> tuple[str, ...]:
 
 
 def grid(gin_dir: str = GIN_DIR, architectures: Sequence[str] = ARCHITECTURES, seeds: Sequence[int] = SEEDS,
-         methods: Sequence[str] = tuple(METHODS), values: dict | None = None, scale: float = 1.0) -> list[Run]:
-    """The runs of the paper's grid, architecture by architecture, method by method.
+         methods: Sequence[str] = PAPER_METHODS, values: dict | None = None, scale: float = 1.0) -> list[Run]:
+    """The runs of the grid of ``methods`` (the paper's by default), architecture by architecture, method by method.
 
     ``values`` (method -> values) restricts the hyperparameter values; ``scale`` scales the schedules.
     """
@@ -146,8 +161,11 @@ def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None
         cnn = grid(gin_dir, ("cnn",), seeds, scale=0.1)
         rnn = grid(gin_dir, ("rnn",), seeds, values={"beta_vae": (1.0,), "annealed_vae": (50.0,),
                                                      "factor_vae": (10.0,)}, scale=0.05)
+        beyond = grid(gin_dir, ("cnn",), seeds, tuple(COMPRESSED_VALUES), COMPRESSED_VALUES, scale=0.1)
         return Preset("every schedule scaled by s: CNN grid at s = 0.1 (10 epochs), RNN β = 1, C = 50, "
-                      "γ = 10 at s = 0.05 (5 epochs)", tuple(cnn + rnn), STUDY_METRICS)
+                      "γ = 10 at s = 0.05 (5 epochs); one CNN value per method beyond the paper at s = 0.1 "
+                      "(β-TCVAE β = 6, DIP-VAE-I/II λ_od = 10, S2-VAE and AR-VAE γ = 1)",
+                      tuple(cnn + rnn + beyond), STUDY_METRICS + ("controllability",))
     raise ValueError(f"unknown preset {name!r}; presets are paper, compressed")
 
 
@@ -185,6 +203,8 @@ def define_flags() -> None:
                       "paper,mig ('paper' is the run's method's paper protocol); default: the preset's, "
                       "none without a preset.")
     flags.DEFINE_bool("dsprites", False, "Add the dSprites comparison runs (needs TFDS's dsprites data).")
+    flags.DEFINE_list("methods", list(PAPER_METHODS), f"Methods of the grid without a preset: any of "
+                      f"{', '.join(METHODS)}, or 'all'.")
     flags.DEFINE_string("gin_dir", GIN_DIR, "Folder of the <architecture>_<method>.gin files.")
     flags.mark_flag_as_required("root")
 
@@ -198,7 +218,11 @@ def _selected_runs(FLAGS) -> tuple[list[Run], tuple[str, ...]]:
         runs, metrics = list(chosen.runs), chosen.metrics
     else:
         architectures = ARCHITECTURES + (("dsprites",) if FLAGS.dsprites else ())
-        runs, metrics = grid(FLAGS.gin_dir, architectures, seeds or SEEDS), ()
+        methods = tuple(METHODS) if FLAGS.methods == ["all"] else tuple(FLAGS.methods)
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}; methods are {', '.join(METHODS)} (or all)")
+        runs, metrics = grid(FLAGS.gin_dir, architectures, seeds or SEEDS, methods), ()
     if FLAGS.metrics is not None:
         metrics = tuple(FLAGS.metrics)
     return [r for r in runs if matches(r, FLAGS.filter)], metrics

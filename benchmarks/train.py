@@ -1,4 +1,4 @@
-r"""Trains one benchmark model (issue 3, item 4): absl flags and gin around :func:`train`.
+r"""Trains one benchmark model: absl flags and gin around :func:`train`.
 
     python -m benchmarks.train --gin_file=gin_configs/cnn_beta_vae.gin --model_dir=runs/cnn_beta_vae \
         [--gin_bindings=train.epochs=1 --gin_bindings=train.steps_per_epoch=20]
@@ -107,6 +107,10 @@ def train(
                              f"{steps_per_epoch} steps of an epoch (Keras would run past the epoch's end)")
         arch = architecture()
         model = objective(arch, steps_per_epoch=steps_per_epoch)
+        if model.supervised:  # (tokens, labels) batches; training sees only the labels the objective keeps
+            labels = {split: dataset.labels(split, split_seed) for split in splits}
+            labels["train"] = model.withhold_labels(labels["train"], seed)
+            splits = {split: (tokens, labels[split]) for split, tokens in splits.items()}
         model.compile(optimizer=optimizer(), steps_per_execution=steps_per_execution, jit_compile=jit_compile)
         model.build_optimizers()
     except (ValueError, TypeError) as error:

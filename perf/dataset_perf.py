@@ -1,4 +1,4 @@
-"""Dataset performance figures (issue 2): generation, full TFDS build, batched read-back.
+"""Dataset performance figures: generation, full TFDS build, batched read-back.
 
     python perf/dataset_perf.py [--data_dir DIR]
 

@@ -1,4 +1,4 @@
-"""Evaluation performance (issue 4): the standard suite on one model, then every other metric config.
+"""Evaluation performance: the standard suite on one model, then every other metric config.
 
     python perf/metrics_suite.py [--model_dir DIR] [--architecture cnn|rnn] [--dci] [--only NAME ...]
 

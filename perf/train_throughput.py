@@ -1,4 +1,4 @@
-"""Training throughput (issue 3): steps/s at batch 512 on this machine for each architecture × method,
+"""Training throughput: steps/s at batch 512 on this machine for each architecture × method,
 beside the input pipeline's throughput.
 
     python perf/train_throughput.py [--steps 60] [--config full|tiny] [--data_dir DIR] [--jit_compile]

@@ -1,14 +1,17 @@
-"""What the three objectives share: the reparameterised sample, the KL term, the reconstruction
-term, and a ``keras.Model`` that trains an :class:`~benchmarks.models.Architecture` (SPEC §6).
+"""What the objectives share: the reparameterised sample, the KL term, the reconstruction term, and a
+``keras.Model`` that trains an :class:`~benchmarks.models.Architecture` (SPEC §6).
 
 A subclass states its loss in :meth:`VAE.objective`; the generic ``train_step`` differentiates it with
-respect to the encoder and decoder only and reports every term to the loss trackers.
+respect to the encoder and decoder only and reports every term to the loss trackers. A supervised
+objective (``supervised = True``) is fed batches of ``(tokens, labels)`` and finds the labels in
+:attr:`Terms.labels`.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -53,12 +56,16 @@ RECONSTRUCTIONS = {"categorical": categorical_reconstruction, "bernoulli": berno
 
 
 class Terms(NamedTuple):
-    """One forward pass: the loss terms and the sample they were computed from."""
+    """One forward pass: the loss terms, the posterior and sample they were computed from, and the
+    batch's factor labels for a supervised objective (-1 where a label is withheld)."""
 
     reconstruction: tf.Tensor
     accuracy: tf.Tensor
     kl: tf.Tensor
     z: tf.Tensor
+    z_mean: tf.Tensor | None = None
+    z_log_std: tf.Tensor | None = None
+    labels: tf.Tensor | None = None
 
 
 class VAE(keras.Model):
@@ -79,12 +86,19 @@ class VAE(keras.Model):
 
     method: str
     hyperparameter_name: str
+    # True for objectives trained on factor labels: `train` then feeds (tokens, labels) batches.
+    supervised = False
 
     def __init__(self, architecture: Architecture):
         super().__init__(name=self.method)
         self.encoder, self.decoder = architecture.encoder, architecture.decoder
         self.teacher_forced_decoder = architecture.teacher_forced_decoder
         self.reconstruct = RECONSTRUCTIONS[architecture.likelihood]
+        # The reconstruction term is the token cross-entropy's mean (SPEC §6); an ELBO needs the negative
+        # log-likelihood of a whole example: the mean times the tokens per example. Bernoulli images are
+        # already summed per image.
+        self.elements_per_example = (
+            int(np.prod(self.encoder.inputs[0].shape[1:])) if architecture.likelihood == "categorical" else 1)
         self.sampling = Sampling(name="sampling")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.tracked_names()}
 
@@ -113,7 +127,7 @@ class VAE(keras.Model):
         """Creates the optimisers' slots now, so a checkpoint can restore them before training."""
         self.optimizer.build(self.vae_weights)
 
-    def terms(self, inputs, training: bool) -> Terms:
+    def terms(self, inputs, training: bool, labels=None) -> Terms:
         """Encode, sample, decode (teacher-forced where the architecture is, in training) and score."""
         z_mean, z_log_std = self.encoder(inputs, training=training)
         z = self.sampling(z_mean, z_log_std)
@@ -122,7 +136,11 @@ class VAE(keras.Model):
         else:
             logits = self.decoder(z, training=training)
         reconstruction, accuracy = self.reconstruct(inputs, logits)
-        return Terms(reconstruction, accuracy, kl_divergence(z_mean, z_log_std), z)
+        return Terms(reconstruction, accuracy, kl_divergence(z_mean, z_log_std), z, z_mean, z_log_std, labels)
+
+    def negative_log_likelihood(self, terms: Terms):
+        """-log p(x | z) of one example, averaged over the batch: the ELBO's reconstruction term."""
+        return terms.reconstruction * float(self.elements_per_example)
 
     def objective(self, terms: Terms, step) -> tuple[tf.Tensor, dict]:
         """The loss to minimise at optimiser step ``step``, and any schedule values to log."""
@@ -134,17 +152,17 @@ class VAE(keras.Model):
         return self.decoder(self.sampling(z_mean, z_log_std), training=training)
 
     def train_step(self, data):
-        inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
+        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            terms = self.terms(inputs, training=True)
+            terms = self.terms(inputs, training=True, labels=labels)
             loss, logs = self.objective(terms, self.optimizer.iterations)
         weights = self.vae_weights
         self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
         return self.record(loss, terms, **logs)
 
     def test_step(self, data):
-        inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
-        terms = self.terms(inputs, training=False)
+        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        terms = self.terms(inputs, training=False, labels=labels)
         loss, logs = self.objective(terms, self.optimizer.iterations)
         return self.record(loss, terms, **logs)
 

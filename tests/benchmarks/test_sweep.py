@@ -16,7 +16,7 @@ def test_the_grid_is_the_papers():
     layout = re.compile(r"(cnn|rnn)_(beta_vae/beta|annealed_vae/capacity|factor_vae/gamma)=[0-9.]+/seed=[012]")
     assert all(layout.fullmatch(r.name) for r in runs)
     assert all(os.path.isfile(r.gin_file) for r in runs)
-    values = {m: sorted({r.name.split("/")[1] for r in runs if f"_{m}/" in r.name}) for m in sweep.METHODS}
+    values = {m: sorted({r.name.split("/")[1] for r in runs if f"_{m}/" in r.name}) for m in sweep.PAPER_METHODS}
     assert values == {"beta_vae": ["beta=0.2", "beta=1", "beta=4"],
                       "annealed_vae": ["capacity=25", "capacity=50", "capacity=75"],
                       "factor_vae": ["gamma=1", "gamma=10", "gamma=50"]}
@@ -75,10 +75,13 @@ def test_a_sweep_runs_what_is_missing_and_skips_what_is_finished(tmp_path):
 
 def test_the_compressed_preset_scales_every_schedule_by_one_factor():
     """s = 0.1 for the 9 CNN grid points, s = 0.05 for three RNN points: epochs 100·s, warm-up 10·s
-    epochs, annealing 100,000·s steps (FactorVAE has only epochs)."""
+    epochs, annealing 100,000·s steps (FactorVAE has only epochs); one CNN value of each method beyond
+    the paper at s = 0.1."""
     compressed = sweep.preset("compressed")
     names = [r.name for r in compressed.runs]
-    assert len(names) == 12 and all(n.endswith("/seed=0") for n in names)
+    assert len(names) == 17 and all(n.endswith("/seed=0") for n in names)
+    assert names[12:] == ["cnn_beta_tc_vae/beta=6/seed=0", "cnn_dip_vae_i/lambda_od=10/seed=0",
+                          "cnn_dip_vae_ii/lambda_od=10/seed=0", "cnn_s2_vae/gamma=1/seed=0", "cnn_ar_vae/gamma=1/seed=0"]
     assert [n for n in names if n.startswith("rnn")] == [
         "rnn_beta_vae/beta=1/seed=0", "rnn_annealed_vae/capacity=50/seed=0", "rnn_factor_vae/gamma=10/seed=0"]
     by_name = {r.name: r for r in compressed.runs}
@@ -89,8 +92,12 @@ def test_the_compressed_preset_scales_every_schedule_by_one_factor():
         "train.epochs = 5", "BetaVAE.warmup_epochs = 0.5", "BetaVAE.annealing_steps = 5000")
     assert by_name["cnn_factor_vae/gamma=50/seed=0"].bindings == ("FactorVAE.gamma = 50.0", "train.seed = 0",
                                                                    "train.epochs = 10")
-    assert compressed.metrics == ("paper", "mig", "modularity_explicitness", "sap_score")
-    assert len(sweep.preset("compressed", seeds=(0, 1, 2)).runs) == 36
+    assert by_name["cnn_ar_vae/gamma=1/seed=0"].bindings == (
+        "ARVAE.gamma = 1.0", "train.seed = 0", "train.epochs = 10", "ARVAE.warmup_epochs = 1",
+        "ARVAE.annealing_steps = 10000")
+    assert by_name["cnn_dip_vae_ii/lambda_od=10/seed=0"].method == "dip_vae_ii"
+    assert compressed.metrics == ("paper", "mig", "modularity_explicitness", "sap_score", "controllability")
+    assert len(sweep.preset("compressed", seeds=(0, 1, 2)).runs) == 51
     assert len(sweep.preset("paper").runs) == 54
     assert sweep.metric_file("paper", "factor_vae") == "paper_factor_vae"
     assert sweep.metric_file("paper", "beta_vae") == "paper" and sweep.metric_file("mig", "factor_vae") == "mig"
