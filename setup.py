@@ -44,7 +44,9 @@ setup(
     extras_require={
         # nbclient, nbformat and ipykernel execute the notebook (its test, tools/execute_notebook.py);
         # nbconvert gives `jupyter nbconvert --to notebook --execute notebooks/dmelodies_tour.ipynb`.
-        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert"],
+        # grain reads the ArrayRecord data source without TensorFlow (its test and the README's example).
+        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18"],
+        "grain": ["grain>=0.2.18"],
         # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).
         "tfds-cli": ["apache-beam", "mlcroissant"],
     },

@@ -191,4 +191,4 @@ class ScheduleLog(keras.callbacks.Callback):
             phase = schedule.phase(step)
             if phase != self.phase:
                 self.phase = phase
-                logging.info("step %d: %s enters %s (%r)", step, self.model.hyperparameter_name, phase, schedule)
+                logging.info("step %d: %s enters %s (%r)", step, self.model.schedule_name, phase, schedule)

@@ -17,6 +17,7 @@ from dmelodies_tfds import factors as F
 from dmelodies_tfds import melodies as M
 from dmelodies_tfds import splits
 from dmelodies_tfds.atomic import OutputExistsError, check_output_path
+from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import BASE_CONFIGS
 from dmelodies_tfds.text import one_line, plain_text
 
 FORMATS = {"midi": ".mid", "musicxml": ".musicxml"}
@@ -134,15 +135,17 @@ def cmd_verify_npz(args) -> int:
     return 0
 
 
-def build(config: str, data_dir: str | None):
+def build(config: str, data_dir: str | None, file_format: str | None = None):
     """Build (or reuse) the ``dmelodies/<config>`` TFDS dataset; returns the prepared builder.
 
-    The builder itself waits for another process building the same dataset, removes the leftovers of
-    killed builds and names a damaged prepared dataset (see ``dmelodies_dataset_builder``).
+    ``file_format`` "array_record" writes ArrayRecord shards, read by position with ``tfds.data_source``;
+    None is TFDS's default, TFRecord. The builder itself waits for another process building the same
+    dataset, removes the leftovers of killed builds and names a damaged prepared dataset (see
+    ``dmelodies_dataset_builder``).
     """
     from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import Builder
 
-    builder = Builder(config=config, data_dir=data_dir)
+    builder = Builder(config=config, data_dir=data_dir, file_format=file_format)
     builder.download_and_prepare()
     return builder
 
@@ -153,7 +156,7 @@ def summarize(builder) -> str:
 
 
 def cmd_build(args) -> int:
-    print(summarize(build(args.config, args.data_dir)))
+    print(summarize(build(args.config, args.data_dir, args.file_format)))
     return 0
 
 
@@ -187,9 +190,14 @@ def make_parser() -> argparse.ArgumentParser:
                             help="fix a factor, e.g. --factor tonic=G --factor scale=minor (repeatable)")
 
     sub = commands.add_parser("build", help="build the dmelodies TFDS dataset (with a progress bar)")
-    sub.add_argument("--config", choices=("full", "tiny"), default="full",
-                     help="full: all 1,354,752 melodies; tiny: 10,000 for tests and demos (default: %(default)s)")
+    sub.add_argument("--config", choices=BASE_CONFIGS, default="full",
+                     help="full: all 1,354,752 melodies in the paper's split; tiny: 10,000 for tests and demos; "
+                          "composition, interpolation, extrapolation: the generalisation splits; "
+                          "tiny_<split>: 10,000 of those (default: %(default)s)")
     sub.add_argument("--data_dir", help="TFDS data folder (default: TFDS's, ~/tensorflow_datasets)")
+    sub.add_argument("--file_format", choices=("tfrecord", "array_record"),
+                     help="array_record: read by position with tfds.data_source "
+                          "(default: the format already prepared there, else tfrecord)")
     sub.set_defaults(func=cmd_build)
 
     sub = commands.add_parser("show", help="print melodies' tokens and factor values")

@@ -18,6 +18,7 @@ from benchmarks.objectives.vae import VAE
 class AnnealedVAE(VAE):
     method = "annealed_vae"
     hyperparameter_name = "capacity"
+    schedule_name = "capacity"
 
     def __init__(self, architecture, capacity: float = 50.0, gamma: float = 1.0, warmup_epochs: float = 10,
                  annealing_steps: int = 100_000, steps_per_epoch: int = 1):

@@ -16,6 +16,7 @@ from benchmarks.objectives.vae import VAE
 class BetaVAE(VAE):
     method = "beta_vae"
     hyperparameter_name = "beta"
+    schedule_name = "beta"  # what the schedule anneals (also for the supervised objectives built on this one)
 
     def __init__(self, architecture, beta: float = 1.0, kl_threshold: float = 50.0, warmup_epochs: float = 10,
                  annealing_steps: int = 100_000, steps_per_epoch: int = 1):

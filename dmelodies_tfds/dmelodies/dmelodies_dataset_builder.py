@@ -1,14 +1,18 @@
 """dMelodies: 1,354,752 two-bar melodies with nine independent factors of variation.
 
 The builder generates every example from its labels (no download) and writes the paper's
-train / validation / test split (SPEC §4, seed 0) as standard TFDS TFRecord shards, each split's
-records in the paper's permutation order.
+train / validation / test split (SPEC §4, seed 0), or one of the generalisation splits of
+:mod:`dmelodies_tfds.splits` (configs ``composition``, ``interpolation``, ``extrapolation``), as
+standard TFDS shards, each split's records in its permutation order. The shards are TFRecord files,
+or ArrayRecord files when the builder is asked for ``file_format="array_record"``: then
+``tfds.data_source`` reads any example by position without TensorFlow (Grain, PyTorch samplers).
 
 Why ``_generate_splits`` is overridden: TFDS's generic path encodes one feature dict at a time
 (about 4,500 examples/s here, ~5 minutes for the dataset). Here the examples of a split are made
 as numpy arrays in one call, and each record is serialised by protobuf from one reusable
 ``tf.train.Example`` whose int64 lists are overwritten in place — the same bytes TFDS's own
 encoder would produce (``_generate_examples`` keeps that reference path; a test compares them).
+The records are written by TFDS's file adapter of the requested format.
 
 Why ``__init__`` and ``download_and_prepare`` are wrapped: the first use builds the dataset, and
 several processes (a sweep, tests, a notebook) may make that first use at once. TFDS writes each
@@ -30,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import json
 import os
 import re
 import sys
@@ -37,6 +42,7 @@ import sys
 import numpy as np
 import tensorflow_datasets as tfds
 # TensorFlow is imported on first use, as in TFDS's own builders: registering the builder stays cheap.
+from tensorflow_datasets.core import file_adapters
 from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 from tensorflow_datasets.proto import tf_example_pb2
 
@@ -62,11 +68,32 @@ class DatasetDamagedError(ValueError):
 def _damaged(builder, problem: str) -> DatasetDamagedError:
     name = builder.builder_config.name
     again = ""
-    if name in ("full", "tiny"):
-        again = f" (python -m dmelodies_tfds build --config {name} --data_dir {os.fspath(builder.data_dir_root)})"
+    if name in BASE_CONFIGS:
+        file_format = builder._file_format()
+        as_format = "" if file_format == file_adapters.FileFormat.TFRECORD else f" --file_format {file_format.value}"
+        again = f" (python -m dmelodies_tfds build --config {name} --data_dir {os.fspath(builder.data_dir_root)}{as_format})"
     return DatasetDamagedError(
         f"the prepared dataset dmelodies/{name}/{builder.version} in {os.fspath(builder.data_path)} is damaged: "
         f"{problem}; delete that folder and build it again{again}"
+    )
+
+
+def _check_same_file_format(builder, info_path: str, asked) -> None:
+    """A ``ValueError`` if the dataset at ``info_path`` is prepared in another format than ``asked``.
+
+    TFDS refuses to open it ("File format is already set"); one prepared folder holds one format.
+    """
+    try:
+        with tf.io.gfile.GFile(info_path) as file:
+            prepared = json.load(file).get("fileFormat")
+    except (OSError, ValueError, AttributeError):
+        return  # unreadable: damaged, said by the caller
+    if asked is None or not prepared or file_adapters.FileFormat.from_value(asked).value == prepared:
+        return
+    asked = file_adapters.FileFormat.from_value(asked).value
+    raise ValueError(
+        f"dmelodies/{builder.builder_config.name} in {os.path.dirname(info_path)} is prepared as {prepared} files, "
+        f"not {asked}: leave file_format out to read it, or prepare {asked} files in another data_dir"
     )
 
 
@@ -113,18 +140,27 @@ def stale_incomplete_folders(config_dir, version: str) -> list[str]:
 
 @dataclasses.dataclass
 class DMelodiesConfig(tfds.core.BuilderConfig):
-    """`examples_per_split` None keeps every example of the paper's split."""
+    """`examples_per_split` None keeps every example of the split; `split_config` names the split
+    (:data:`dmelodies_tfds.splits.SPLIT_CONFIGS`: the paper's "random" one or a generalisation split)."""
 
     examples_per_split: dict[str, int] | None = None
     split_seed: int = 0
+    split_config: str = "random"
 
 
-_DESCRIPTIONS = {
-    "full": "All 1,354,752 melodies in the paper's 70/20/10 split (split seed {seed}).",
-    "tiny": "The first 7,000 / 2,000 / 1,000 examples of the paper's train / validation / test splits "
-            "(split seed {seed}): for tests and quick demos.",
+_GENERALISATION_SPLITS = ("Train and validation are the melodies not held out, cut 7 : 2 in the order of "
+                          "the split seed's permutation (split seed {seed}); test is 135,476 held-out melodies "
+                          "sampled by the same permutation, the size of the paper's test split.")
+_TINY = "The first 7,000 / 2,000 / 1,000 examples of {splits} train / validation / test splits"
+# Base config name -> (split config, examples per split, description).
+_BASES = {
+    "full": ("random", None, "All 1,354,752 melodies in the paper's 70/20/10 split (split seed {seed})."),
+    "tiny": ("random", _TINY_SIZES, _TINY.format(splits="the paper's") + " (split seed {seed}): for tests and quick demos."),
 }
-_EXAMPLES_PER_SPLIT = {"full": None, "tiny": _TINY_SIZES}
+for _name in splits.GENERALISATION_CONFIGS:
+    _BASES[_name] = (_name, None, splits.HELD_OUT[_name].description + " " + _GENERALISATION_SPLITS)
+    _BASES[f"tiny_{_name}"] = (_name, _TINY_SIZES, _TINY.format(splits=f"the {_name} config's") + " (split seed {seed}), for tests.")
+BASE_CONFIGS = tuple(_BASES)
 # The paper's training seeds {0, 1, 2} each re-split the data (SPEC §4, §6): one config per seed.
 PAPER_SPLIT_SEEDS = (0, 1, 2)
 
@@ -135,22 +171,25 @@ def config_name(base: str, split_seed: int = 0) -> str:
 
 
 def make_config(base: str, split_seed: int = 0) -> DMelodiesConfig:
-    """The builder config of ``base`` ("full" or "tiny") cut from split seed ``split_seed`` (SPEC §4)."""
-    if base not in _DESCRIPTIONS:
-        raise ValueError(f"unknown dmelodies config {base!r}; configs are {', '.join(_DESCRIPTIONS)}")
+    """The builder config of ``base`` (one of :data:`BASE_CONFIGS`) cut from split seed ``split_seed`` (SPEC §4)."""
+    if base not in _BASES:
+        raise ValueError(f"unknown dmelodies config {base!r}; configs are {', '.join(_BASES)}")
     if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or not 0 <= split_seed < 2**32:
         raise ValueError(f"split_seed must be an integer in [0, 2**32), got {split_seed!r}")
+    split_config, examples_per_split, description = _BASES[base]
     return DMelodiesConfig(name=config_name(base, int(split_seed)),
-                           description=_DESCRIPTIONS[base].format(seed=int(split_seed)),
-                           examples_per_split=_EXAMPLES_PER_SPLIT[base], split_seed=int(split_seed))
+                           description=description.format(seed=int(split_seed)),
+                           examples_per_split=examples_per_split, split_seed=int(split_seed),
+                           split_config=split_config)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
     """dMelodies, generated exactly; one `ClassLabel` per factor, the tokens and the global index.
 
-    Configs: ``full`` and ``tiny`` (split seed 0, the paper's default), and ``full_split1``,
-    ``full_split2``, ``tiny_split1``, ``tiny_split2`` for the paper's other training seeds. Any other
-    split seed is a custom config: ``tfds.builder("dmelodies", config=make_config("full", 7))``.
+    Configs: ``full`` and ``tiny`` (split seed 0, the paper's default); the generalisation splits
+    ``composition``, ``interpolation``, ``extrapolation`` and their ``tiny_*`` cuts; and each of them
+    with suffix ``_split1``, ``_split2`` for the paper's other training seeds. Any other split seed is a
+    custom config: ``tfds.builder("dmelodies", config=make_config("full", 7))``.
     """
 
     def __init__(self, **kwargs):
@@ -158,8 +197,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             super().__init__(**kwargs)
         except Exception as error:  # noqa: BLE001 - only errors reading a prepared dataset's info
             data_dir = getattr(self, "_data_dir", None)
-            if data_dir is None or not tf.io.gfile.exists(os.path.join(os.fspath(data_dir), "dataset_info.json")):
+            info_path = None if data_dir is None else os.path.join(os.fspath(data_dir), "dataset_info.json")
+            if info_path is None or not tf.io.gfile.exists(info_path):
                 raise
+            _check_same_file_format(self, info_path, kwargs.get("file_format"))
             raise _damaged(self, f"its dataset information cannot be read ({one_line(error)[:300]})") from None
 
     def download_and_prepare(self, *args, **kwargs):
@@ -193,6 +234,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
         A TFRecord file is its records plus 16 bytes each, so the sizes catch a missing or truncated
         shard with a few ``stat`` calls; flipped bytes are caught by TensorFlow's record checksums.
+        An ArrayRecord file ends with an index of its records, read to count them (a cut file has none).
         """
         if not _is_local(self.data_path):
             return
@@ -205,15 +247,30 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             absent = [p for p in paths if not tf.io.gfile.exists(p)]
             if absent:
                 raise _damaged(self, f"shard {os.path.basename(absent[0])} is missing")
-            if info.num_bytes:
+            if self._file_format() != file_adapters.FileFormat.TFRECORD:
+                self._check_record_counts(paths, info.shard_lengths)
+            elif info.num_bytes:
                 size = sum(tf.io.gfile.stat(p).length for p in paths)
                 expected = info.num_bytes + _TFRECORD_OVERHEAD * info.num_examples
                 if size != expected:
                     raise _damaged(self, f"the {split} shards hold {size:,} bytes, not the {expected:,} written")
 
+    def _file_format(self) -> file_adapters.FileFormat:
+        return self.info.file_format or file_adapters.FileFormat.TFRECORD
+
+    def _check_record_counts(self, paths, shard_lengths) -> None:
+        adapter = file_adapters.ADAPTER_FOR_FORMAT[self._file_format()]
+        for path, length in zip(paths, shard_lengths):
+            try:
+                count = adapter.num_examples(path)
+            except Exception as error:  # noqa: BLE001 - the reader's own error, named with the shard
+                raise _damaged(self, f"shard {os.path.basename(path)} cannot be read ({one_line(error)[:300]})") from None
+            if count != length:
+                raise _damaged(self, f"shard {os.path.basename(path)} holds {count:,} records, not the {length:,} written")
+
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: token for token identical to the public release."}
-    BUILDER_CONFIGS = [make_config(base, seed) for seed in PAPER_SPLIT_SEEDS for base in ("full", "tiny")]
+    BUILDER_CONFIGS = [make_config(base, seed) for seed in PAPER_SPLIT_SEEDS for base in BASE_CONFIGS]
     DEFAULT_BUILDER_CONFIG_NAME = "full"
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -235,8 +292,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return info
 
     def _split_indices(self, split: str, max_examples: int | None = None) -> np.ndarray:
-        indices = splits.split_indices(split, seed=self.builder_config.split_seed)
-        limits = [n for n in ((self.builder_config.examples_per_split or {}).get(split), max_examples) if n]
+        config = self.builder_config
+        indices = splits.split_indices(split, seed=config.split_seed, config=config.split_config)
+        limits = [n for n in ((config.examples_per_split or {}).get(split), max_examples) if n]
         return indices[: min(limits)] if limits else indices
 
     def _split_generators(self, dl_manager):
@@ -277,15 +335,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _write_split(self, split, indices, progress) -> tfds.core.SplitInfo:
         template = self._get_filename_template(split_name=split)
+        adapter = file_adapters.ADAPTER_FOR_FORMAT[self._file_format()]
         num_shards = max(1, -(-len(indices) // _EXAMPLES_PER_SHARD))
         bounds = np.linspace(0, len(indices), num_shards + 1).round().astype(int)
         shard_lengths, num_bytes = [], 0
         for path, start, stop in zip(template.sharded_filepaths(num_shards), bounds[:-1], bounds[1:]):
             chunk = indices[start:stop]
             records = serialize_examples(chunk)
-            with tf.io.TFRecordWriter(str(path)) as writer:
-                for record in records:
-                    writer.write(record)
+            adapter.write_examples(path, zip(chunk.tolist(), records))
             shard_lengths.append(len(chunk))
             num_bytes += sum(map(len, records))
             progress.update(len(chunk))
@@ -296,7 +353,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _build_single_dataset(self, split, batch_size, shuffle_files, decoders, read_config, as_supervised):
         self.check_prepared_files()  # a clear error now, not a TensorFlow one mid-epoch
-        if not batch_size or batch_size == -1 or decoders or as_supervised or read_config.add_tfds_id:
+        if (not batch_size or batch_size == -1 or decoders or as_supervised or read_config.add_tfds_id
+                or self._file_format() != file_adapters.FileFormat.TFRECORD):
             return super()._build_single_dataset(
                 split=split, batch_size=batch_size, shuffle_files=shuffle_files, decoders=decoders,
                 read_config=read_config, as_supervised=as_supervised,

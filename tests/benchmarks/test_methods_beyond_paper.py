@@ -228,20 +228,23 @@ def _train(data_dir, gin_name, model_dir, *bindings):
                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert process.returncode == 0, process.stderr[-3000:]
     with open(os.path.join(model_dir, "results.json")) as f:
-        return json.load(f)
+        return json.load(f), process.stderr
 
 
 @pytest.mark.parametrize("method", NEW_METHODS)
 def test_each_method_trains_through_the_command_line(method, data_dir, tmp_path):
-    results = _train(data_dir, f"cnn_{method}", str(tmp_path / method))
+    results, log = _train(data_dir, f"cnn_{method}", str(tmp_path / method))
     configurable, hyperparameter, _ = sweep.METHODS[method]
     assert (results["method"], results["hyperparameter_name"], results["steps"]) == (method, hyperparameter, 6)
     assert np.isfinite(results["test_loss"])
     if method in ("s2_vae", "ar_vae"):
         assert "attribute_loss" in results["test_metrics"]
+        assert "step 0: beta enters warm-up" in log  # the schedule anneals β, not the hyperparameter γ
+    else:
+        assert "enters warm-up" not in log  # no schedule
 
 
 def test_rnn_ar_vae_trains_with_one_percent_of_the_labels(data_dir, tmp_path):
-    results = _train(data_dir, "rnn_ar_vae", str(tmp_path / "few"), "ARVAE.labelled_fraction = 0.01",
-                     "ARVAE.factors = ('tonic', 'octave')")
+    results, _ = _train(data_dir, "rnn_ar_vae", str(tmp_path / "few"), "ARVAE.labelled_fraction = 0.01",
+                        "ARVAE.factors = ('tonic', 'octave')")
     assert results["method"] == "ar_vae" and np.isfinite(results["test_metrics"]["attribute_loss"])
