@@ -40,6 +40,7 @@ setup(
         "imageio",
         "pillow",
         "seaborn",  # imported by disentanglement_lib.evaluation.metrics.unified_scores
+        "threadpoolctl",  # benchmarks/generalisation.py: its probes run BLAS on one thread
     ],
     extras_require={
         # nbclient, nbformat and ipykernel execute the notebook (its test, tools/execute_notebook.py);

@@ -1,4 +1,4 @@
-"""Controllability: which factors each latent dimension changes when it alone is moved (issue 4, item 7).
+"""Controllability: which factors each latent dimension changes when it alone is moved (beyond the paper).
 
 Disentanglement metrics read the encoder only. A generative model is used the other way round: one
 turns a knob and expects one property of the music to change. Because every dMelodies factor can be
@@ -23,6 +23,7 @@ import gin
 import numpy as np
 
 import dmelodies_tfds as d
+from benchmarks.representation import batched
 
 
 @gin.configurable("controllability",
@@ -42,7 +43,7 @@ def compute_controllability(ground_truth_data, representation_function, decode_f
     codes = np.asarray(representation_function(ground_truth_data.sample_observations_from_factors(
         factors, random_state)))
     num_latents = codes.shape[1]
-    base = np.repeat(d.factors_from_tokens(_batched(decode_function, codes, batch_size)), num_steps, axis=0)
+    base = np.repeat(d.factors_from_tokens(batched(decode_function, codes, batch_size)), num_steps, axis=0)
     values = np.linspace(np.quantile(codes, quantile, axis=0), np.quantile(codes, 1 - quantile, axis=0),
                          num_steps)  # (num_steps, num_latents)
 
@@ -51,7 +52,7 @@ def compute_controllability(ground_truth_data, representation_function, decode_f
     for j in range(num_latents):
         traversed = np.repeat(codes, num_steps, axis=0)
         traversed[:, j] = np.tile(values[:, j], num_examples)
-        labels = d.factors_from_tokens(_batched(decode_function, traversed, batch_size))
+        labels = d.factors_from_tokens(batched(decode_function, traversed, batch_size))
         valid += int(np.all(labels >= 0, axis=1).sum())
         change[j] = np.mean((labels >= 0) & (base >= 0) & (labels != base), axis=0)
 
@@ -66,7 +67,3 @@ def compute_controllability(ground_truth_data, representation_function, decode_f
         scores[f"dimension_{key}"] = int(best[k]) if top[0, k] > 0 else -1
     scores["change_matrix"] = change.tolist()
     return scores
-
-
-def _batched(function, inputs: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([function(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])

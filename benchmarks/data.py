@@ -28,14 +28,17 @@ class TFDSSource:
     Args:
       name: the registered TFDS dataset.
       config: its builder config ("full": the paper's dMelodies; "tiny": 7,000 / 2,000 / 1,000 examples
-        for tests and demos); None for a dataset without configs.
+        for tests and demos; "composition", "interpolation", "extrapolation": test melodies held out of
+        training, :mod:`dmelodies_tfds.splits`, and their "tiny_*" cuts); None for a dataset without configs.
       data_dir: where TFDS keeps its data; None for TFDS's default (``~/tensorflow_datasets``).
       feature: the feature the models read ("score": the 16 tokens).
       split_names: the dataset's names for the train / validation / test splits, as TFDS split strings.
 
     ``load(split, split_seed)`` reads the data cut by split seed ``split_seed``: the paper re-split
     dMelodies for each training seed (SPEC §4, §6), so its run with seed s reads the builder config
-    ``<config>_split<s>`` (``full`` itself for s = 0). Other datasets have one fixed split (seed 0).
+    ``<config>_split<s>`` (``full`` itself for s = 0). A generalisation config holds the same melodies
+    out for every seed; the seed re-cuts train / validation and re-samples the test split from them.
+    Other datasets have one fixed split (seed 0).
     """
 
     def __init__(self, name: str = "dmelodies", config: str | None = "full", data_dir: str | None = None,

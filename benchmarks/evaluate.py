@@ -3,15 +3,16 @@ r"""Scores a trained encoder with disentanglement_lib's own metrics on dMelodies
     python -m benchmarks.evaluate --model_dir=runs/cnn_beta_vae --gin_file=gin_configs/metrics/mig.gin \
         [--gin_bindings=mig.num_train=1000]
 
-reads ``encoder.keras`` (and ``decoder.keras`` for controllability) from the run and writes
+reads ``encoder.keras`` (and ``decoder.keras`` for controllability and generalisation) from the run and writes
 ``<model_dir>/metrics/<name>.json`` and, beside it, ``<name>.gin``: the operative configuration.
 ``gin_configs/metrics/`` holds one file per metric with disentanglement_lib's standard study settings
-(posterior mean, 10,000 points plus 5,000 to test), ``paper.gin`` (the paper's protocol) and
-``controllability.gin``. From Python, :func:`score` scores any representation function.
+(posterior mean, 10,000 points plus 5,000 to test), ``paper.gin`` (the paper's protocol),
+``controllability.gin`` and ``generalisation.gin`` (held-out test melodies, :mod:`benchmarks.generalisation`).
+From Python, :func:`score` scores any representation function.
 
 A results file holds ``name``, ``scores`` (metric -> the metric's own dict, e.g. ``{"mig":
 {"discrete_mig": 0.31}}``), ``factorwise_mig`` (factor -> MIG, when MIG was computed), ``protocol``,
-``seed``, ``metric_seconds`` and ``elapsed_seconds``; plain JSON numbers only.
+``seed``, ``split_seed``, ``split_config``, ``metric_seconds`` and ``elapsed_seconds``; plain JSON numbers only.
 """
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ import keras
 import numpy as np
 
 import dmelodies_tfds as d
+from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import make_config
 from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
-from benchmarks import controllability, ground_truth, sweep
+from benchmarks import controllability, generalisation, ground_truth, sweep
 from benchmarks.files import write_text
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
 from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
@@ -52,7 +54,10 @@ METRICS: dict[str, Callable] = {
     "factor_vae_metric": factor_vae.compute_factor_vae,
     "irs": irs.compute_irs,
     "controllability": controllability.compute_controllability,  # also needs the decoder
+    "generalisation": generalisation.compute_generalisation,  # the run's own splits, and the decoder
 }
+# Metrics that decode codes: they need the run's decoder.keras (generalisation for its reconstruction accuracy).
+DECODING_METRICS = ("controllability", "generalisation")
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs", "metrics")
 STANDARD_SUITE = ("mig", "modularity_explicitness", "sap_score")
 
@@ -98,7 +103,7 @@ class _Recording:
 @gin.configurable("evaluation", denylist=["encoder", "decoder"])
 def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[str] = gin.REQUIRED,
              representation: str = "mean", ground_truth=dmelodies_data, random_seed: int = 0,
-             split_seed: int = 0) -> dict:
+             split_seed: int = 0, split_config: str = "random") -> dict:
     """Scores ``encoder`` with each of ``metrics`` in turn; returns the results (module docstring).
 
     Every metric gets a fresh ground truth, representation function and ``RandomState(random_seed)``,
@@ -107,7 +112,8 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
     Args:
       encoder: a trained encoder (``keras.Model``, tokens -> ``[z_mean, z_log_std]``), or any function
         tokens (n, 16) -> codes (n, latent), used as it is.
-      decoder: the run's decoder; only ``controllability`` needs it.
+      decoder: the run's decoder; only ``controllability`` needs it (``generalisation`` without it leaves out
+        the reconstruction accuracies).
       name: names the results file, ``metrics/<name>.json``.
       metrics: keys of :data:`METRICS`.
       representation: what is read from an encoder: "mean" (disentanglement_lib's standard) or
@@ -116,6 +122,9 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
       random_seed: seeds each metric's random state and the posterior samples.
       split_seed: the split the run trained on (SPEC §4, §6); the paper protocol scores that split's
         test melodies. :func:`run` binds it from the run's ``results.json``.
+      split_config: the split config of the run's dataset ("random", or a generalisation split of
+        :mod:`dmelodies_tfds.splits`): ``generalisation`` and the paper protocol score its test melodies.
+        :func:`run` binds it from the run's ``results.json``.
     """
     _check_sizes(gin.config_str())
     if not re.fullmatch(r"[\w.-]+", str(name)):
@@ -132,11 +141,16 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
     scores, factorwise, seconds, start = {}, None, {}, time.perf_counter()
     for metric in metrics:
         started = time.perf_counter()
-        data = ground_truth(split_seed=split_seed)
+        data = ground_truth(split_seed=split_seed, split_config=split_config)
         function = representation_function(encoder, representation, random_seed) if is_encoder else encoder
         random_state = np.random.RandomState(random_seed)
         if metric == "controllability":
             scores[metric] = METRICS[metric](data, function, greedy_decoder(decoder), random_state)
+        elif metric == "generalisation":  # probes fitted on the run's training melodies, scored on its test ones
+            data, training = (ground_truth(split=split, split_seed=split_seed, split_config=split_config)
+                              for split in ("test", "train"))
+            decode = None if decoder is None else greedy_decoder(decoder)
+            scores[metric] = METRICS[metric](data, training, function, decode, random_state)
         elif metric == "mig":
             function = _Recording(function)
             scores[metric] = METRICS[metric](data, function, random_state)
@@ -151,7 +165,7 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
         result["factorwise_mig"] = factorwise
     result["protocol"] = {"metrics": list(metrics), "representation": representation if is_encoder else "function",
                           "ground_truth": repr(data)}
-    result.update(seed=random_seed, split_seed=split_seed, metric_seconds=seconds,
+    result.update(seed=random_seed, split_seed=split_seed, split_config=split_config, metric_seconds=seconds,
                   elapsed_seconds=time.perf_counter() - start)
     return result
 
@@ -204,7 +218,7 @@ def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0
       metrics: names of configs in ``gin_configs/metrics`` (e.g. "mig", "paper"); each is parsed alone,
         then ``evaluation.random_seed = seed``, then ``gin_bindings``. gin's configuration is cleared
         after each.
-      decoder: the trained decoder, for "controllability".
+      decoder: the trained decoder, for "controllability" (and "generalisation"'s reconstruction accuracies).
     """
     results = {}
     for name in metrics:
@@ -254,21 +268,35 @@ def _check_paper_protocol(method: str | None) -> None:
             f"not {num_examples:,}: use gin_configs/metrics/{expected}.gin")
 
 
+def _split_bindings(results: dict, model_dir: str) -> list[str]:
+    """``evaluation.split_seed`` and ``evaluation.split_config`` of the split a run trained on, from its
+    ``results.json``: the split config is its dMelodies builder config's. None for a hand-saved encoder."""
+    bindings = [f"evaluation.split_seed = {int(results['split_seed'])}"] if "split_seed" in results else []
+    if results.get("dataset") == "dmelodies" and results.get("dataset_config"):
+        try:
+            split_config = make_config(results["dataset_config"]).split_config
+        except ValueError as error:
+            raise ConfigurationError(f"{os.path.join(model_dir, 'results.json')}: {error}") from None
+        bindings.append(f"evaluation.split_config = {split_config!r}")
+    return bindings
+
+
 def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:
     """Evaluates the run in ``model_dir`` as configured; returns the results and the JSON file written.
 
-    The split seed comes from the run's ``results.json`` (``evaluation.split_seed``, overridable by
-    ``gin_bindings``), so the paper protocol scores the test melodies of the split the run trained on.
+    The split seed and split config come from the run's ``results.json`` (``evaluation.split_seed`` and
+    ``evaluation.split_config``, overridable by ``gin_bindings``), so the paper protocol and
+    ``generalisation`` score the test melodies of the split the run trained on.
     """
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir} does not exist")
     results = _run_results(model_dir)
-    split_binding = [f"evaluation.split_seed = {int(results['split_seed'])}"] if "split_seed" in results else []
-    parse_config(gin_files, [*split_binding, *gin_bindings], CONFIG_DIR)
+    parse_config(gin_files, [*_split_bindings(results, model_dir), *gin_bindings], CONFIG_DIR)
     try:
         _check_paper_protocol(results.get("method"))
         try:
-            wants_decoder = "controllability" in gin.query_parameter("evaluation.metrics")
+            metrics = gin.query_parameter("evaluation.metrics")
+            wants_decoder = any(m in DECODING_METRICS for m in ([metrics] if isinstance(metrics, str) else metrics))
         except ValueError:
             raise ConfigurationError("the gin files bind no evaluation.metrics") from None
         result = _evaluate_as_configured(load_encoder(model_dir), load_decoder(model_dir) if wants_decoder else None)

@@ -5,7 +5,8 @@ observations here are generated on the fly by :func:`dmelodies_tfds.generate_tok
 needed), so every melody a metric sees is exactly the dataset's.
 
 - :class:`DMelodiesData` samples labels uniformly, like disentanglement_lib's dSprites; ``split=``
-  restricts the samples to one split's melodies (the paper scored test-split melodies).
+  restricts the samples to one split's melodies (the paper scored test-split melodies), of the random
+  split or of a generalisation split (``split_config``, :mod:`dmelodies_tfds.splits`).
 - :class:`SplitPrefix` serves the first examples of a split in the paper loader's order, one after
   the other: the paper's own protocol scores a fixed set of melodies, not random draws (SPEC §7).
 """
@@ -26,14 +27,20 @@ class DMelodiesData(ground_truth_data.GroundTruthData):
         (SPEC §4, split seed ``split_seed``). Only ``sample_factors`` is restricted: metrics that
         intervene on factors (the β-VAE and FactorVAE scores) combine labels of different examples and
         may reach melodies of another split; every label combination is a dMelodies melody.
+      split_config: "random" (the paper's split) or a generalisation split whose test melodies are held
+        out of training (:data:`dmelodies_tfds.splits.SPLIT_CONFIGS`).
     """
 
-    def __init__(self, split: str | None = None, split_seed: int = 0):
-        self.split, self.split_seed = split, split_seed
-        self._indices = None if split is None else d.split_indices(split, split_seed)
+    def __init__(self, split: str | None = None, split_seed: int = 0, split_config: str = "random"):
+        self.split, self.split_seed, self.split_config = split, split_seed, split_config
+        self._indices = None if split is None else d.split_indices(split, split_seed, config=split_config)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed})"
+        return f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed}{self._config_repr()})"
+
+    def _config_repr(self) -> str:
+        """The split config where it is not the paper's: results files of the random split read as before."""
+        return "" if self.split_config == "random" else f", split_config={self.split_config!r}"
 
     @property
     def num_factors(self) -> int:
@@ -67,8 +74,9 @@ class SplitPrefix(DMelodiesData):
     instance for each metric so that every metric scores the same melodies, as the paper did.
     """
 
-    def __init__(self, split: str = "test", num_examples: int = 102_912, split_seed: int = 0):
-        super().__init__(split, split_seed)
+    def __init__(self, split: str = "test", num_examples: int = 102_912, split_seed: int = 0,
+                 split_config: str = "random"):
+        super().__init__(split, split_seed, split_config)
         if not 0 < num_examples <= len(self._indices):
             raise ValueError(f"num_examples must be in 1..{len(self._indices)} for the {split} split, "
                              f"got {num_examples}")
@@ -76,7 +84,7 @@ class SplitPrefix(DMelodiesData):
         self._next = 0
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed}, "
+        return (f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed}{self._config_repr()}, "
                 f"num_examples={len(self._indices)})")
 
     def sample_factors(self, num, random_state) -> np.ndarray:

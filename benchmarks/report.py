@@ -6,8 +6,9 @@ Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
 ``metrics/<name>.json`` files (written by :mod:`benchmarks.evaluate`) and writes, under ``--out``:
 
 - ``results.csv`` and ``results.md``: one row per run — method, architecture, hyperparameter, seed,
-  test reconstruction accuracy, then every scalar score as ``<metrics file>/<score>`` (for example
-  ``mig/discrete_mig`` for the standard protocol and ``paper/discrete_mig`` for the paper's);
+  the dataset config it trained on, test reconstruction accuracy, then every scalar score as
+  ``<metrics file>/<score>`` (for example ``mig/discrete_mig`` for the standard protocol and
+  ``paper/discrete_mig`` for the paper's);
 - ``missing.txt``: runs of the paper's grid (for the method families present under ``--root``), or of
   ``--preset``'s runs, that have no results, runs without metrics, and problems: a ``results.json`` or metrics file that is not
   valid JSON, not an object, or has a field of the wrong type, with the reason. A run with a bad
@@ -18,6 +19,8 @@ Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
 - ``reconstruction.png``: test reconstruction accuracy per method and architecture;
 - ``mig_vs_accuracy.png``: MIG against reconstruction accuracy, one colour per hyperparameter value;
 - ``factorwise_mig.png``: MIG of each factor, one colour per method.
+- ``generalisation.png``: each factor's probe accuracy and, for the ordered factors, R² on held-out test
+  melodies (:mod:`benchmarks.generalisation`), one colour per method and dataset config.
 
 Scores and accuracies lie in [0, 1], and their axes show all of [0, 1], so that the noise between a few
 runs never looks like a difference. The report is computed in full before anything is written, and each
@@ -48,10 +51,11 @@ HEADLINE_METRICS = {
     "SAP": ("sap_score/SAP_score", "paper/SAP_score"),
 }
 FACTORWISE_SOURCES = ("mig", "paper")
-_RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "reconstruction_accuracy")
+_RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "dataset_config",
+                "reconstruction_accuracy")
 
 
-FIGURES = ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png")
+FIGURES = ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png", "generalisation.png")
 # A group of runs gets a box plot from this many runs on; fewer are drawn as points alone.
 MIN_BOX_RUNS = 3
 
@@ -101,6 +105,8 @@ def read_results(path: str) -> dict:
             raise RunProblem(f"results.json has no {key!r}")
         if not valid(results[key]):
             raise RunProblem(f"results.json: {key!r} is {_describe(results[key])}, not {what}")
+    if not isinstance(results.get("dataset_config", ""), (str, type(None))):  # optional: hand-made runs lack it
+        raise RunProblem(f"results.json: 'dataset_config' is {_describe(results['dataset_config'])}, not a string")
     return results
 
 
@@ -151,6 +157,7 @@ def collect(root: str) -> tuple[list[dict], list[str]]:
             "hyperparameter": results["hyperparameter_name"],
             "value": results["hyperparameter_value"],
             "seed": results["seed"],
+            "dataset_config": results.get("dataset_config"),
             "reconstruction_accuracy": results["test_reconstruction_accuracy"],
             "scores": {},
             "factorwise_mig": {},
@@ -363,7 +370,46 @@ def make_figures(records: Sequence[dict]) -> dict:
         axis.grid(axis="y", alpha=0.3)
         figure.tight_layout()
         save(figure, "factorwise_mig.png")
+    figure = _generalisation_figure(records)
+    if figure is not None:
+        save(figure, "generalisation.png")
     return figures
+
+
+def _generalisation_figure(records: Sequence[dict]):
+    """Probe accuracy per factor and R² per ordered factor on held-out melodies, one colour per method
+    and dataset config (every run a point); None when no run has ``generalisation`` scores."""
+    import matplotlib.pyplot as plt
+
+    from benchmarks.generalisation import ORDERED_FACTORS
+
+    groups = {}
+    for r in sorted(records, key=lambda r: _method_order(r["method"])):
+        if any(key.startswith("generalisation/") for key in r["scores"]):
+            groups.setdefault(f"{r['architecture']} {r['method']}, {r['dataset_config']}", []).append(r["scores"])
+    if not groups:
+        return None
+    panels = (("accuracy", d.FACTOR_KEYS, "probe accuracy"), ("r2", ORDERED_FACTORS, "R² (1 - MSE / variance)"))
+    figure, axes = plt.subplots(1, 2, figsize=(14, 4),
+                                gridspec_kw={"width_ratios": (len(d.FACTOR_KEYS), len(ORDERED_FACTORS))})
+    width = 0.8 / len(groups)
+    for axis, (score, factors, ylabel) in zip(axes, panels):
+        drawn = []
+        for offset, (label, runs) in enumerate(groups.items()):
+            for column, key in enumerate(factors):
+                column_name = f"generalisation/{score}_{key}"
+                values = [run[column_name] for run in runs if column_name in run]
+                position = column + (offset - (len(groups) - 1) / 2) * width
+                axis.scatter([position] * len(values), values, s=18, color=f"C{offset}", zorder=3,
+                             clip_on=False, label=label if column == 0 else None)
+                drawn += values
+        axis.set_xticks(range(len(factors)), factors, rotation=30, fontsize=8)
+        axis.set(ylabel=ylabel, title=f"held-out test melodies: {score}")
+        _unit_axis(axis.set_ylim, drawn)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    return figure
 
 
 def draw_figures(records: Sequence[dict], out: str) -> list[str]:
@@ -418,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=plain_text(__doc__.splitlines()[0]))
     parser.add_argument("--root", required=True, help="folder holding the runs (each with results.json)")
     parser.add_argument("--out", help="where to write the report (default: ROOT/report)")
-    parser.add_argument("--preset", choices=("paper", "compressed"),
+    parser.add_argument("--preset", choices=sweep.PRESETS,
                         help="list as missing the runs of this sweep preset (default: the paper's grid, in the "
                              "method families present)")
     args = parser.parse_args(argv)

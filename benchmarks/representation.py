@@ -107,6 +107,11 @@ def representation_function(encoder: keras.Model, kind: str = "mean", seed: int 
     raise ValueError(f"unknown representation {kind!r}; representations are 'mean' and 'sample'")
 
 
+def batched(function: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, batch_size: int) -> np.ndarray:
+    """``function`` applied to ``inputs`` ``batch_size`` rows at a time, the results concatenated."""
+    return np.concatenate([function(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
+
+
 def greedy_decoder(decoder: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """Codes (n, latent) -> tokens (n, 16) int32: the most likely token in every slot (SPEC §7)."""
     decode = inference_function(decoder, decoder.inputs[0].shape[1:], tf.float32)

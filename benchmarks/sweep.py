@@ -18,6 +18,10 @@ A preset names a protocol: its runs, the bindings that scale their schedules, an
 ``paper`` is the full protocol; ``compressed`` scales every schedule by one factor s (epochs 100·s,
 warm-up 10·s epochs, annealing 100,000·s steps): s = 0.1 for the 9 CNN grid points and s = 0.05 for
 three RNN points, seed 0, so that the study fits a 2-core CPU (``results/compressed/``).
+``generalisation`` trains the compressed CNN β-VAE (β = 1, s = 0.1, seed 0) once per split config of
+dMelodies, the random split and the three whose test melodies are held out of training, under
+``ROOT/<split config>/cnn_beta_vae/beta=1/seed=0/``, and scores each with the standard suite and
+``generalisation`` (:mod:`benchmarks.generalisation`).
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ import sys
 from typing import Sequence
 
 from absl import app, flags
+
+from dmelodies_tfds.splits import SPLIT_CONFIGS
 
 GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs")
 METRICS_DIR = os.path.join(GIN_DIR, "metrics")
@@ -58,19 +64,22 @@ SEEDS = (0, 1, 2)
 EPOCHS, WARMUP_EPOCHS, ANNEALING_STEPS = 100, 10, 100_000
 # The paper protocol (resolved per method), then disentanglement_lib's standard suite (SPEC §7).
 STUDY_METRICS = ("paper", "mig", "modularity_explicitness", "sap_score")
+# The generalisation preset's: the standard suite, then the scores on the held-out test melodies.
+GENERALISATION_METRICS = ("mig", "modularity_explicitness", "sap_score", "generalisation")
+PRESETS = ("paper", "compressed", "generalisation")
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
     """One training run: its gin file, the bindings that pick its grid point, and where it goes."""
 
-    name: str  # "<architecture>_<method>/<hyperparameter>=<value>/seed=<seed>"
+    name: str  # "<architecture>_<method>/<hyperparameter>=<value>/seed=<seed>", maybe in a preset's folder
     gin_file: str
     bindings: tuple[str, ...]
 
     @property
     def method(self) -> str:
-        family = self.name.split("/")[0]
+        family = self.name.split("/")[-3]  # a preset may put the grid's layout in a folder of its own
         return next(m for m in METHODS if family.split("_", 1)[1] == m)
 
     def model_dir(self, root: str) -> str:
@@ -149,7 +158,8 @@ class Preset:
 
 
 def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None) -> Preset:
-    """``paper``: the 54 runs at full length; ``compressed``: the reproduction study (module docstring).
+    """``paper``: the 54 runs at full length; ``compressed``: the reproduction study; ``generalisation``:
+    the compressed CNN β-VAE on each split config (module docstring).
 
     ``seeds`` replaces the preset's seeds (the compressed study runs seed 0; 1 and 2 extend it).
     """
@@ -166,7 +176,17 @@ def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None
                       "γ = 10 at s = 0.05 (5 epochs); one CNN value per method beyond the paper at s = 0.1 "
                       "(β-TCVAE β = 6, DIP-VAE-I/II λ_od = 10, S2-VAE and AR-VAE γ = 1)",
                       tuple(cnn + rnn + beyond), STUDY_METRICS + ("controllability",))
-    raise ValueError(f"unknown preset {name!r}; presets are paper, compressed")
+    if name == "generalisation":
+        seeds = tuple(seeds or (0,))
+        runs = []
+        for split_config in SPLIT_CONFIGS:
+            dataset_config = "full" if split_config == "random" else split_config
+            for run in grid(gin_dir, ("cnn",), seeds, ("beta_vae",), {"beta_vae": (1.0,)}, scale=0.1):
+                runs.append(dataclasses.replace(run, name=f"{split_config}/{run.name}",
+                                                bindings=(*run.bindings, f"TFDSSource.config = {dataset_config!r}")))
+        return Preset("the compressed CNN β-VAE (β = 1, s = 0.1) on each split config: "
+                      f"{', '.join(SPLIT_CONFIGS)}", tuple(runs), GENERALISATION_METRICS)
+    raise ValueError(f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
 
 
 def matches(run: Run, patterns: Sequence[str]) -> bool:
@@ -193,8 +213,9 @@ def define_flags() -> None:
     """Defines the command-line flags; only when run as a program, so importing this module for its
     functions never collides with another module's flags of the same name."""
     flags.DEFINE_string("root", None, "Folder under which every run gets its own --model_dir.")
-    flags.DEFINE_string("preset", None, "A named protocol: 'paper' (54 runs, 100 epochs, scored) or "
-                        "'compressed' (the reproduction study's 12 shortened runs, scored).")
+    flags.DEFINE_string("preset", None, "A named protocol: 'paper' (54 runs, 100 epochs, scored), "
+                        "'compressed' (the reproduction study's shortened runs, scored) or 'generalisation' "
+                        "(the compressed CNN β-VAE on each split config, scored on held-out melodies).")
     flags.DEFINE_list("seeds", [], "Seeds to run instead of the grid's or preset's, e.g. 0,1,2.")
     flags.DEFINE_bool("dry_run", False, "Only list the runs, their status and their commands.")
     flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")

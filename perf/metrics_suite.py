@@ -41,7 +41,8 @@ def main():
     from benchmarks import evaluate
 
     encoder, decoder = networks(args.model_dir, args.architecture)
-    others = ["beta_vae_sklearn", "factor_vae_metric", "irs", "controllability", "paper"] + ["dci"] * args.dci
+    others = ["beta_vae_sklearn", "factor_vae_metric", "irs", "controllability", "generalisation", "paper"]
+    others += ["dci"] * args.dci
     names = args.only or [*evaluate.STANDARD_SUITE, *others]
     print(f"encoder: {args.model_dir or f'untrained {args.architecture}'}; {os.cpu_count()} CPUs")
     suite = 0.0

@@ -27,6 +27,7 @@ SMALL = {
                           "factor_vae_score.batch_size = 8", "factor_vae_score.num_variance_estimate = 500"],
     "irs": ["irs.num_train = 300"],
     "controllability": ["controllability.num_examples = 20", "controllability.num_steps = 3"],
+    "generalisation": ["generalisation.num_train = 300", "generalisation.num_test = 200"],
     "paper": ["split_prefix.num_examples = 500", "mig.num_train = 500", "modularity_explicitness.num_train = 300",
               "modularity_explicitness.num_test = 200", "sap_score.num_train = 300", "sap_score.num_test = 200"],
 }

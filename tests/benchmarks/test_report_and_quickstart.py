@@ -50,10 +50,11 @@ def test_report_builds_table_figures_and_missing_list(two_runs, tmp_path):
     assert not any(line.startswith("cnn_annealed_vae") for line in missing)
     for name in ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
-    # Against a preset, the missing runs are that preset's: the compressed study's 12, seed 0 only.
+    # Against a preset, the missing runs are that preset's: the compressed study's 17, seed 0 only.
     assert report.main([f"--root={two_runs}", f"--out={out}", "--preset=compressed"]) == 0
     missing = (out / "missing.txt").read_text().splitlines()
-    assert len(missing) == 12 - 1 and "rnn_factor_vae/gamma=10/seed=0: no results.json" in missing
+    assert len(missing) == 17 - 1 and "rnn_factor_vae/gamma=10/seed=0: no results.json" in missing
+    assert "cnn_ar_vae/gamma=1/seed=0: no results.json" in missing
     assert not any("seed=1" in line or "seed=2" in line for line in missing)
 
 
