@@ -14,7 +14,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["dmelodies_tfds", "dmelodies_tfds.*", "benchmarks", "benchmarks.*"]),
-    package_data={"dmelodies_tfds.dmelodies": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv"]},
+    package_data={"dmelodies_tfds.dmelodies": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv"],
+                  "benchmarks": ["explorer_static/*"]},
     include_package_data=True,
     install_requires=[
         "numpy>=1.26",
@@ -41,12 +42,16 @@ setup(
         "pillow",
         "seaborn",  # imported by disentanglement_lib.evaluation.metrics.unified_scores
         "threadpoolctl",  # benchmarks/generalisation.py: its probes run BLAS on one thread
+        # python -m benchmarks.explore: the latent explorer's web server.
+        "fastapi",
+        "uvicorn",
     ],
     extras_require={
         # nbclient, nbformat and ipykernel execute the notebook (its test, tools/execute_notebook.py);
         # nbconvert gives `jupyter nbconvert --to notebook --execute notebooks/dmelodies_tour.ipynb`.
         # grain reads the ArrayRecord data source without TensorFlow (its test and the README's example).
-        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18"],
+        # playwright drives Debian's chromium (.ci/run installs it) in the explorer's browser test.
+        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18", "playwright"],
         "grain": ["grain>=0.2.18"],
         # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).
         "tfds-cli": ["apache-beam", "mlcroissant"],

@@ -125,11 +125,14 @@ def _note_token(note: music21.note.Note, where: str) -> int:
     return M.TOKEN_INDEX[name]
 
 
+def midi_bytes(tokens, title: str | None = None) -> bytes:
+    """One melody as the bytes of a standard MIDI file (what :func:`write_midi` writes; a server sends them)."""
+    return music21.midi.translate.streamToMidiFile(to_music21(tokens, title)).writestr()
+
+
 def write_midi(tokens, path, *, title: str | None = None, overwrite: bool = False) -> str:
     """Write one melody as a standard MIDI file at ``path``, atomically; refuses an existing path."""
-    score = to_music21(tokens, title)
-    data = music21.midi.translate.streamToMidiFile(score).writestr()
-    return _write_bytes(data, path, overwrite)
+    return _write_bytes(midi_bytes(tokens, title), path, overwrite)
 
 
 def write_musicxml(tokens, path, *, title: str | None = None, overwrite: bool = False) -> str:
