@@ -51,8 +51,11 @@ setup(
         # nbconvert gives `jupyter nbconvert --to notebook --execute notebooks/dmelodies_tour.ipynb`.
         # grain reads the ArrayRecord data source without TensorFlow (its test and the README's example).
         # playwright drives Debian's chromium (.ci/run installs it) in the explorer's browser test.
-        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18", "playwright"],
+        # ray: the sweep's Ray backend and its tests (tested with Ray 2.60 beside TensorFlow 2.21).
+        "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18", "playwright",
+                 "ray"],
         "grain": ["grain>=0.2.18"],
+        "ray": ["ray"],  # python -m benchmarks.sweep --backend=ray
         # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).
         "tfds-cli": ["apache-beam", "mlcroissant"],
     },

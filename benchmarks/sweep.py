@@ -14,6 +14,10 @@ then reports that run as failed and exits non-zero). ``--metrics`` then scores e
 protocol of the run's method (SPEC §7). ``--dsprites`` adds the dSprites comparison runs (they need
 TFDS's ``dsprites`` data, which must already be prepared).
 
+``--list`` numbers the selected runs from 0; ``python -m benchmarks.train_one --model_num=N`` with the same
+selection flags trains and scores run N alone, for job arrays. ``--backend=ray`` runs every run as a task
+on a Ray cluster, retried when its worker dies (:mod:`benchmarks.ray_backend`).
+
 A preset names a protocol: its runs, the bindings that scale their schedules, and their metrics.
 ``paper`` is the full protocol; ``compressed`` scales every schedule by one factor s (epochs 100·s,
 warm-up 10·s epochs, annealing 100,000·s steps): s = 0.1 for the 9 CNN grid points and s = 0.05 for
@@ -209,15 +213,38 @@ def missing_metrics(run: Run, root: str, metrics: Sequence[str]) -> list[str]:
     return [m for m in metrics if not os.path.exists(os.path.join(metrics_dir, metric_name(m) + ".json"))]
 
 
-def define_flags() -> None:
-    """Defines the command-line flags; only when run as a program, so importing this module for its
-    functions never collides with another module's flags of the same name."""
+def run_commands(run: Run, root: str, extra_bindings: Sequence[str] = (),
+                 metrics: Sequence[str] = ()) -> list[list[str]]:
+    """What every backend runs for ``run``: ``benchmarks.train``, then ``benchmarks.evaluate`` for each metric
+    config the run lacks.
+
+    A finished run is still handed to ``train``: it returns at once when the configuration is the same and
+    refuses a different one, which must not pass as "finished".
+    """
+    return [run.command(root, extra_bindings),
+            *(run.evaluate_command(root, m) for m in missing_metrics(run, root, metrics))]
+
+
+def execute(commands: Sequence[Sequence[str]], **options) -> subprocess.CompletedProcess | None:
+    """Runs ``commands`` one after another, each in its own process (no TensorFlow state passes from one run
+    to the next), up to the first that fails: that one's completed process, or None when all succeed.
+    ``options`` go to :func:`subprocess.run`."""
+    for command in commands:
+        process = subprocess.run(command, **options)
+        if process.returncode:
+            return process
+    return None
+
+
+def define_selection_flags() -> None:
+    """Defines the flags that pick and configure the runs; ``benchmarks.train_one`` takes them too, so that
+    its ``--model_num`` and ``--list`` number the same runs. Only when run as a program, so importing this
+    module for its functions never collides with another module's flags of the same name."""
     flags.DEFINE_string("root", None, "Folder under which every run gets its own --model_dir.")
     flags.DEFINE_string("preset", None, "A named protocol: 'paper' (54 runs, 100 epochs, scored), "
                         "'compressed' (the reproduction study's shortened runs, scored) or 'generalisation' "
                         "(the compressed CNN β-VAE on each split config, scored on held-out melodies).")
     flags.DEFINE_list("seeds", [], "Seeds to run instead of the grid's or preset's, e.g. 0,1,2.")
-    flags.DEFINE_bool("dry_run", False, "Only list the runs, their status and their commands.")
     flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")
     flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run, e.g. train.epochs=1.")
     flags.DEFINE_list("metrics", None, "Metric configs to score each run with after training, e.g. "
@@ -230,7 +257,23 @@ def define_flags() -> None:
     flags.mark_flag_as_required("root")
 
 
-def _selected_runs(FLAGS) -> tuple[list[Run], tuple[str, ...]]:
+def define_flags() -> None:
+    """The sweep's flags: the selection flags, then how to run the selected runs."""
+    from benchmarks import ray_backend
+
+    define_selection_flags()
+    flags.DEFINE_bool("dry_run", False, "Only list the runs, their status and their commands.")
+    flags.DEFINE_bool("list", False, "Only print each run's index (from 0): the --model_num of "
+                      "benchmarks.train_one given the same selection flags.")
+    flags.DEFINE_enum("backend", "local", ["local", "ray"], "local: one run after another on this machine; "
+                      "ray: every run a Ray task (see benchmarks.ray_backend).")
+    ray_backend.define_flags()
+    flags.adopt_module_key_flags(ray_backend)  # --help lists them
+
+
+def selected_runs(FLAGS) -> tuple[list[Run], tuple[str, ...]]:
+    """The runs the selection flags pick, in a fixed order (a run's index in it is its ``--model_num``),
+    and the metric configs to score them with."""
     seeds = [int(s) for s in FLAGS.seeds] or None
     if FLAGS.preset:
         if FLAGS.dsprites:
@@ -254,26 +297,36 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     FLAGS = flags.FLAGS
     try:
-        runs, metrics = _selected_runs(FLAGS)
+        runs, metrics = selected_runs(FLAGS)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     if not runs:
         raise SystemExit(f"error: no run matches --filter={FLAGS.filter}")
-    failed = []
-    for number, run in enumerate(runs, start=1):
-        state = status(run, FLAGS.root)
-        print(f"[{number}/{len(runs)}] {run.name}: {state}", flush=True)
-        commands = [run.command(FLAGS.root, FLAGS.gin_bindings)]
-        commands += [run.evaluate_command(FLAGS.root, m) for m in
-                     (metrics if FLAGS.dry_run else missing_metrics(run, FLAGS.root, metrics))]
-        for command in commands:
+    if FLAGS.list:
+        for index, run in enumerate(runs):
+            print(index, run.name)
+        return
+    from benchmarks import ray_backend
+
+    ray_options = {name: FLAGS[name].value for name in ray_backend.FLAG_NAMES}
+    if FLAGS.backend == "ray" and not FLAGS.dry_run:
+        try:
+            outcomes = ray_backend.run_sweep(runs, FLAGS.root, FLAGS.gin_bindings, metrics, **ray_options)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
+        failed = [outcome.name for outcome in outcomes if outcome.state == "failed"]
+    elif FLAGS.backend == "local" and (given := [f"--{n}" for n in ray_options if FLAGS[n].present]):
+        raise SystemExit(f"error: {', '.join(given)}: for --backend=ray only")
+    else:
+        failed = []
+        for number, run in enumerate(runs, start=1):
+            print(f"[{number}/{len(runs)}] {run.name}: {status(run, FLAGS.root)}", flush=True)
             if FLAGS.dry_run:
-                print("  " + subprocess.list2cmdline(command), flush=True)
-            # A finished run is still handed to `train`: it returns at once when the configuration is the
-            # same and refuses a different one, which must not pass as "finished".
-            elif subprocess.run(command).returncode:
+                for command in [run.command(FLAGS.root, FLAGS.gin_bindings),
+                                *(run.evaluate_command(FLAGS.root, m) for m in metrics)]:
+                    print("  " + subprocess.list2cmdline(command), flush=True)
+            elif execute(run_commands(run, FLAGS.root, FLAGS.gin_bindings, metrics)) is not None:
                 failed.append(run.name)
-                break
     if failed:
         raise SystemExit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
 
