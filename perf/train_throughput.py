@@ -34,8 +34,9 @@ def pipeline_throughput(train, batches=500):
     return batches / (time.perf_counter() - start)
 
 
-def training_throughput(architecture, method, train, steps, jit_compile, log_dir):
-    """Steps/s of ``model.fit`` with the run's per-batch callbacks, and the CPU ms each step costs."""
+def training_setup(architecture, method, train, jit_compile, log_dir):
+    """The model, its batches and the run's per-batch callbacks (the NaN guard and the TensorBoard
+    logger), set up as ``benchmarks.train`` sets them up, with seed 0."""
     import keras
 
     from benchmarks import callbacks, data
@@ -48,7 +49,12 @@ def training_throughput(architecture, method, train, steps, jit_compile, log_dir
     model.compile(optimizer=keras.optimizers.Adam(1e-4, epsilon=1e-8), jit_compile=jit_compile)
     model.build_optimizers()
     run_callbacks = [callbacks.StopOnNonFiniteLoss(log_dir), callbacks.TensorBoardLogger(log_dir, 50, 0)]
-    batches = data.training_batches(train, BATCH_SIZE, seed=0)
+    return model, data.training_batches(train, BATCH_SIZE, seed=0), run_callbacks
+
+
+def training_throughput(architecture, method, train, steps, jit_compile, log_dir):
+    """Steps/s of ``model.fit`` with the run's per-batch callbacks, and the CPU ms each step costs."""
+    model, batches, run_callbacks = training_setup(architecture, method, train, jit_compile, log_dir)
     model.fit(batches, epochs=1, steps_per_epoch=5, verbose=0, callbacks=run_callbacks, shuffle=False)
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=run_callbacks, shuffle=False)

@@ -68,7 +68,7 @@ class _StubModule(types.ModuleType):
         return lambda *args, **kwargs: None
 
 
-def _import_original(repo: str):
+def import_original(repo: str):
     """Imports the original's modules from ``repo`` with run-time shims; returns them in a namespace."""
     import torch
     import torch._dynamo  # noqa: F401  (imported lazily by torch.optim; it probes modules, stubs included)
@@ -367,7 +367,7 @@ def main(argv=None):
                         help="the original's commit, recorded in the fixtures (read from git if empty)")
     args = parser.parse_args(argv)
 
-    o = _import_original(args.original_repo)
+    o = import_original(args.original_repo)
     o.torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
