@@ -213,16 +213,16 @@ def missing_metrics(run: Run, root: str, metrics: Sequence[str]) -> list[str]:
     return [m for m in metrics if not os.path.exists(os.path.join(metrics_dir, metric_name(m) + ".json"))]
 
 
-def run_commands(run: Run, root: str, extra_bindings: Sequence[str] = (),
-                 metrics: Sequence[str] = ()) -> list[list[str]]:
+def run_commands(run: Run, root: str, extra_bindings: Sequence[str] = (), metrics: Sequence[str] = (),
+                 only_missing: bool = True) -> list[list[str]]:
     """What every backend runs for ``run``: ``benchmarks.train``, then ``benchmarks.evaluate`` for each metric
-    config the run lacks.
+    config the run lacks (every one of ``metrics`` when not ``only_missing``: what ``--dry_run`` lists).
 
     A finished run is still handed to ``train``: it returns at once when the configuration is the same and
     refuses a different one, which must not pass as "finished".
     """
-    return [run.command(root, extra_bindings),
-            *(run.evaluate_command(root, m) for m in missing_metrics(run, root, metrics))]
+    scored = missing_metrics(run, root, metrics) if only_missing else metrics
+    return [run.command(root, extra_bindings), *(run.evaluate_command(root, m) for m in scored)]
 
 
 def execute(commands: Sequence[Sequence[str]], **options) -> subprocess.CompletedProcess | None:
@@ -322,8 +322,7 @@ def main(argv):
         for number, run in enumerate(runs, start=1):
             print(f"[{number}/{len(runs)}] {run.name}: {status(run, FLAGS.root)}", flush=True)
             if FLAGS.dry_run:
-                for command in [run.command(FLAGS.root, FLAGS.gin_bindings),
-                                *(run.evaluate_command(FLAGS.root, m) for m in metrics)]:
+                for command in run_commands(run, FLAGS.root, FLAGS.gin_bindings, metrics, only_missing=False):
                     print("  " + subprocess.list2cmdline(command), flush=True)
             elif execute(run_commands(run, FLAGS.root, FLAGS.gin_bindings, metrics)) is not None:
                 failed.append(run.name)
