@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 from benchmarks.models import build_discriminator
-from benchmarks.objectives.vae import VAE
+from benchmarks.objectives.vae import VAE, dense_gradients
 
 
 def permute_dims(z, seed):
@@ -91,7 +91,7 @@ class FactorVAE(VAE):
             terms = self.terms(inputs[:half], training=True)
             loss, logs = self.objective(terms, self.optimizer.iterations)
         vae_weights = self.vae_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, vae_weights), vae_weights))
+        self.optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, vae_weights)), vae_weights))
 
         with tf.GradientTape() as tape:
             discriminator_loss, discriminator_accuracy = self.discriminator_terms(terms.z, z_permuted)

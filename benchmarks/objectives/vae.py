@@ -55,6 +55,19 @@ def bernoulli_reconstruction(images, logits):
 RECONSTRUCTIONS = {"categorical": categorical_reconstruction, "bernoulli": bernoulli_reconstruction}
 
 
+def dense_gradients(gradients: list) -> list:
+    """The gradients as dense tensors, an embedding's included.
+
+    An embedding's gradient comes as ``IndexedSlices``, one slice per token occurrence, duplicates
+    unsummed; Keras 3's Adam applies those slices one by one (``scatter_add`` of (g_i − m)(1 − β1) and
+    of (g_i² − v)(1 − β2) for each), which is not Adam: it accumulates Σ g_i² where Adam has (Σ g_i)²,
+    and a token seen n times in a batch moved by up to √n times the learning rate per step (on
+    dMelodies, tens of times). Summed first, as PyTorch's dense embedding gradient is (the original's
+    optimiser, SPEC §6), the update is Adam's.
+    """
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
+
+
 class Terms(NamedTuple):
     """One forward pass: the loss terms, the posterior and sample they were computed from, and the
     batch's factor labels for a supervised objective (-1 where a label is withheld)."""
@@ -157,7 +170,7 @@ class VAE(keras.Model):
             terms = self.terms(inputs, training=True, labels=labels)
             loss, logs = self.objective(terms, self.optimizer.iterations)
         weights = self.vae_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        self.optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, weights)), weights))
         return self.record(loss, terms, **logs)
 
     def test_step(self, data):
