@@ -117,6 +117,17 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.flush()
 
 
+def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
+    """``{tag: [(step, value), ...]}`` from every event file in ``directory``, in file and write order."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
+        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+            event = event_pb2.Event.FromString(record)
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+    return found
+
+
 def truncate_events(directory: str, last_step: int) -> None:
     """Rewrites the event files in ``directory`` without the events after ``last_step`` (atomically)."""
     for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):

@@ -14,6 +14,7 @@ if __name__ == "__main__":  # run as a program: quiet TensorFlow's start-up befo
     console.quiet_program()
 
 import contextlib
+import dataclasses
 import difflib
 import fcntl
 import glob
@@ -47,7 +48,7 @@ def run(gin_files: Sequence[str], gin_bindings: Sequence[str], model_dir: str) -
     return call_configured(train, model_dir)
 
 
-@gin.configurable(denylist=["model_dir"])
+@gin.configurable(denylist=["model_dir", "prepare_only"])
 def train(
     model_dir: str,
     architecture: Callable[[], Architecture] = gin.REQUIRED,
@@ -61,11 +62,12 @@ def train(
     split_seed: int | None = None,
     validation_steps: int | None = None,
     checkpoint_every_steps: int = 1000,
-    log_every_steps: int = 50,
-    steps_per_execution: int = 1,
+    log_every_steps: int = 100,
+    steps_per_execution: int | None = None,
     jit_compile: bool = False,
     verbose: str | int = "auto",
-) -> dict:
+    prepare_only: bool = False,
+) -> dict | PreparedRun:
     """Trains ``objective`` on ``architecture`` and leaves in ``model_dir``:
 
     - ``config.gin`` (the configuration asked for) and ``operative_config.gin`` (every value used);
@@ -82,7 +84,14 @@ def train(
         original re-split the data for every training seed (SPEC §6); an integer holds the split fixed.
       steps_per_epoch: None for whole passes over the training split (dropping the last partial batch).
       validation_steps: None to validate on the whole validation split after every epoch.
-      steps_per_execution: training steps per call into TensorFlow (fewer Python round trips).
+      prepare_only: set up the run (checks, data, model, optimiser) and return it as a
+        :class:`PreparedRun` without training, or the finished run's results (for :mod:`benchmarks.stacked`).
+      steps_per_execution: training steps per call into TensorFlow, which must divide the epoch's steps.
+        None: the largest number up to :data:`MAX_STEPS_PER_EXECUTION` that divides the epoch's steps,
+        ``log_every_steps`` and ``checkpoint_every_steps`` (4 by default on the full dataset, whose
+        epoch is 1,852 steps): fewer Python round trips, about 9 % of a CNN step (perf/PROFILE.md),
+        with logs and checkpoints at the same steps as one step per call. The computation is the same;
+        the NaN guard sees every k-th step (a non-finite loss shows in the epoch's running mean).
     """
     config = gin.config_str()
     _check_arguments(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed,
@@ -102,6 +111,8 @@ def train(
         # After loading: a first-use TFDS build draws from Python's `random`, which Keras seeds from.
         keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing
         steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
+        if steps_per_execution is None:
+            steps_per_execution = default_steps_per_execution(steps_per_epoch, log_every_steps, checkpoint_every_steps)
         if steps_per_epoch % steps_per_execution:
             raise ValueError(f"train.steps_per_execution = {steps_per_execution} must divide the "
                              f"{steps_per_epoch} steps of an epoch (Keras would run past the epoch's end)")
@@ -117,65 +128,113 @@ def train(
         raise ConfigurationError(f"cannot set up the run: {plain_message(error)}") from error
     for part, count in arch.count_params().items():
         logging.info("%s %s parameters: %s", arch.name, part, f"{count:,}")
+    run = PreparedRun(model_dir, config, model, arch, dataset, splits, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      batch_size=batch_size, seed=seed, split_seed=split_seed, validation_steps=validation_steps,
+                      checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
+                      steps_per_execution=steps_per_execution, verbose=keras_verbose(verbose))
+    if prepare_only:
+        return run
     with _exclusive(model_dir):
         _check_model_dir(model_dir, config)  # again: another process may have started meanwhile
         if os.path.exists(results_path):
             return _read_results(results_path)
-        return _train(model_dir, config, model, arch, dataset, splits, epochs=epochs,
-                      steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed, split_seed=split_seed,
-                      validation_steps=validation_steps, checkpoint_every_steps=checkpoint_every_steps,
-                      log_every_steps=log_every_steps, verbose=keras_verbose(verbose))
+        return _train(run)
 
 
-def _train(model_dir, config, model, arch, dataset, splits, *, epochs, steps_per_epoch, batch_size, seed,
-           split_seed, validation_steps, checkpoint_every_steps, log_every_steps, verbose) -> dict:
+@dataclasses.dataclass
+class PreparedRun:
+    """A run set up by :func:`train` and not yet trained: its folder, configuration, model and data."""
+
+    model_dir: str
+    config: str
+    model: VAE
+    arch: Architecture
+    dataset: data.TFDSSource
+    splits: dict
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    seed: int
+    split_seed: int
+    validation_steps: int | None
+    checkpoint_every_steps: int
+    log_every_steps: int
+    steps_per_execution: int
+    verbose: str | int
+
+    def start(self) -> tuple[tf.train.CheckpointManager, tf.Variable, int]:
+        """Writes ``config.gin``, restores the newest intact checkpoint (if any) and the operative config;
+        returns the checkpoint manager, the training-time variable and the step reached."""
+        write_text(os.path.join(self.model_dir, CONFIG_FILE), self.config)
+        wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # training time, across resumptions
+        _repair_checkpoint_state(os.path.join(self.model_dir, "checkpoints"))
+        manager = tf.train.CheckpointManager(callbacks.checkpoint(self.model, wall_time),
+                                             os.path.join(self.model_dir, "checkpoints"), max_to_keep=2)
+        _restore_latest_intact(manager)
+        step = int(self.model.optimizer.iterations.numpy())
+        logging.info("%s at step %d of %d (%d epochs of %d steps) in %s", "Resuming" if step else "Starting",
+                     step, self.epochs * self.steps_per_epoch, self.epochs, self.steps_per_epoch, self.model_dir)
+        write_text(os.path.join(self.model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+        return manager, wall_time, step
+
+    def callbacks(self, manager, wall_time, step: int, before_save=()) -> list:
+        """The run's callbacks: NaN guard, TensorBoard logger, schedule log and checkpointing."""
+        logger = callbacks.TensorBoardLogger(os.path.join(self.model_dir, "logs"), self.log_every_steps, step)
+        return [
+            callbacks.StopOnNonFiniteLoss(manager.directory),
+            logger,
+            callbacks.ScheduleLog(),
+            callbacks.Checkpointing(manager, wall_time, self.checkpoint_every_steps, self.steps_per_epoch,
+                                    [*before_save, logger.flush],
+                                    resumed_means=callbacks.running_means(self.model) if step % self.steps_per_epoch
+                                    else None),
+        ]
+
+    def segments(self, step: int) -> list[tuple[int, int, int]]:
+        """``(first epoch, end epoch, batches to skip)``: an interrupted epoch is finished first, from the
+        batch where it stopped; then the whole epochs."""
+        epoch, done = divmod(step, self.steps_per_epoch)
+        segments = [(epoch, epoch + 1, done)] if done else []
+        segments.append((epoch + bool(done), self.epochs, 0))
+        return [segment for segment in segments if segment[0] < segment[1]]
+
+    def finish(self, wall_time: tf.Variable, operative_config: str, **extra) -> dict:
+        """Evaluates on the test split, saves the encoder and decoder, writes ``results.json``."""
+        return _finish(self, wall_time, operative_config, **extra)
+
+
+def _train(run: PreparedRun) -> dict:
     """The training proper, once the run is set up and ``model_dir`` is this process's alone."""
+    manager, wall_time, step = run.start()
+    run_callbacks = run.callbacks(manager, wall_time, step)
+    validation = data.evaluation_batches(run.splits["validation"], run.batch_size)
+    for first_epoch, end_epoch, skip in run.segments(step):
+        batches = data.training_batches(run.splits["train"], run.batch_size, run.seed, run.steps_per_epoch,
+                                        first_epoch, skip)
+        run.model.fit(batches, initial_epoch=first_epoch, epochs=end_epoch, steps_per_epoch=run.steps_per_epoch - skip,
+                      validation_data=validation, validation_steps=run.validation_steps, callbacks=run_callbacks,
+                      shuffle=False, verbose=run.verbose)
+    return run.finish(wall_time, gin.operative_config_str())
+
+
+def _finish(run: PreparedRun, wall_time: tf.Variable, operative_config: str, **extra) -> dict:
+    model, arch, model_dir, verbose = run.model, run.arch, run.model_dir, run.verbose
     results_path = os.path.join(model_dir, RESULTS_FILE)
-    write_text(os.path.join(model_dir, CONFIG_FILE), config)
-
-    wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # training time, across resumptions
-    _repair_checkpoint_state(os.path.join(model_dir, "checkpoints"))
-    manager = tf.train.CheckpointManager(callbacks.checkpoint(model, wall_time),
-                                         os.path.join(model_dir, "checkpoints"), max_to_keep=2)
-    _restore_latest_intact(manager)
-    step = int(model.optimizer.iterations.numpy())
-    logging.info("%s at step %d of %d (%d epochs of %d steps)", "Resuming" if step else "Starting",
-                 step, epochs * steps_per_epoch, epochs, steps_per_epoch)
-    write_text(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
-
-    logger = callbacks.TensorBoardLogger(os.path.join(model_dir, "logs"), log_every_steps, step)
-    epoch, done = divmod(step, steps_per_epoch)
-    run_callbacks = [
-        callbacks.StopOnNonFiniteLoss(manager.directory),
-        logger,
-        callbacks.ScheduleLog(),
-        callbacks.Checkpointing(manager, wall_time, checkpoint_every_steps, steps_per_epoch, [logger.flush],
-                                resumed_means=callbacks.running_means(model) if done else None),
-    ]
-    validation = data.evaluation_batches(splits["validation"], batch_size)
-    # An interrupted epoch is finished first, from the batch where it stopped; then the whole epochs.
-    segments = [(epoch, epoch + 1, done)] if done else []
-    segments.append((epoch + bool(done), epochs, 0))
-    for first_epoch, end_epoch, skip in segments:
-        if first_epoch < end_epoch:
-            batches = data.training_batches(splits["train"], batch_size, seed, steps_per_epoch, first_epoch, skip)
-            model.fit(batches, initial_epoch=first_epoch, epochs=end_epoch, steps_per_epoch=steps_per_epoch - skip,
-                      validation_data=validation, validation_steps=validation_steps, callbacks=run_callbacks,
-                      shuffle=False, verbose=verbose)
-
-    test = model.evaluate(data.evaluation_batches(splits["test"], batch_size), return_dict=True, verbose=verbose)
+    test = model.evaluate(data.evaluation_batches(run.splits["test"], run.batch_size), return_dict=True,
+                          verbose=verbose)
     _save_keras(arch.encoder, os.path.join(model_dir, "encoder.keras"))
     _save_keras(arch.decoder, os.path.join(model_dir, "decoder.keras"))
+    dataset = run.dataset
     results = {
         "method": model.method,
         "architecture": arch.name,
         "hyperparameter_name": model.hyperparameter_name,
         "hyperparameter_value": model.hyperparameter_value,
-        "seed": seed,
-        "split_seed": split_seed,
-        "epochs": epochs,
-        "steps_per_epoch": steps_per_epoch,
-        "batch_size": batch_size,
+        "seed": run.seed,
+        "split_seed": run.split_seed,
+        "epochs": run.epochs,
+        "steps_per_epoch": run.steps_per_epoch,
+        "batch_size": run.batch_size,
         "steps": int(model.optimizer.iterations.numpy()),
         "wall_time_s": float(wall_time.numpy()),
         # SPEC §7: per-token argmax accuracy over the whole test split, decoded without teacher forcing.
@@ -185,12 +244,23 @@ def _train(model_dir, config, model, arch, dataset, splits, *, epochs, steps_per
         "dataset": dataset.name,
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),
+        **extra,
     }
-    write_text(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
+    write_text(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), operative_config)
     write_text(results_path, json.dumps(results, indent=2) + "\n")
     logging.info("test reconstruction accuracy %.4f, loss %.4f", results["test_reconstruction_accuracy"],
                  results["test_loss"])
     return results
+
+
+# Beyond 8 steps per call the gain is below the noise on the development CPU (perf/PROFILE.md).
+MAX_STEPS_PER_EXECUTION = 8
+
+
+def default_steps_per_execution(*step_counts: int) -> int:
+    """``train.steps_per_execution`` when None: the largest number up to 8 that divides every one of
+    ``step_counts`` (the epoch's steps, the logging and the checkpoint intervals)."""
+    return max(k for k in range(1, MAX_STEPS_PER_EXECUTION + 1) if all(count % k == 0 for count in step_counts))
 
 
 def keras_verbose(verbose: str | int) -> str | int:
@@ -214,7 +284,7 @@ def _check_arguments(**values) -> None:
     """Refuses non-integer or out-of-range counts before anything is read or written."""
     minimum = dict(epochs=1, steps_per_epoch=1, batch_size=2, seed=0, split_seed=0, validation_steps=1,
                    checkpoint_every_steps=1, log_every_steps=1, steps_per_execution=1)
-    optional = ("steps_per_epoch", "split_seed", "validation_steps")
+    optional = ("steps_per_epoch", "split_seed", "validation_steps", "steps_per_execution")
     for name, value in values.items():
         if value is None and name in optional:
             continue

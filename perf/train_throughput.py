@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 BATCH_SIZE = 512
+LOG_EVERY_STEPS, CHECKPOINT_EVERY_STEPS = 100, 1000  # benchmarks.train's defaults
 
 
 def pipeline_throughput(train, batches=500):
@@ -42,19 +43,25 @@ def training_setup(architecture, method, train, jit_compile, log_dir):
     from benchmarks.models import ARCHITECTURES
     from benchmarks.objectives import OBJECTIVES
 
+    from benchmarks.train import default_steps_per_execution
+
     keras.utils.set_random_seed(0)
     steps_per_epoch = data.epoch_steps(len(train), BATCH_SIZE)
     model = OBJECTIVES[method](ARCHITECTURES[architecture](), steps_per_epoch=steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4, epsilon=1e-8), jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4, epsilon=1e-8), jit_compile=jit_compile,
+                  steps_per_execution=default_steps_per_execution(steps_per_epoch, LOG_EVERY_STEPS, CHECKPOINT_EVERY_STEPS))
     model.build_optimizers()
-    run_callbacks = [callbacks.StopOnNonFiniteLoss(log_dir), callbacks.TensorBoardLogger(log_dir, 50, 0)]
+    run_callbacks = [callbacks.StopOnNonFiniteLoss(log_dir), callbacks.TensorBoardLogger(log_dir, LOG_EVERY_STEPS, 0)]
     return model, data.training_batches(train, BATCH_SIZE, seed=0), run_callbacks
 
 
 def training_throughput(architecture, method, train, steps, jit_compile, log_dir):
     """Steps/s of ``model.fit`` with the run's per-batch callbacks, and the CPU ms each step costs."""
     model, batches, run_callbacks = training_setup(architecture, method, train, jit_compile, log_dir)
-    model.fit(batches, epochs=1, steps_per_epoch=5, verbose=0, callbacks=run_callbacks, shuffle=False)
+    per_call = model.steps_per_execution
+    model.fit(batches, epochs=1, steps_per_epoch=per_call * -(-5 // per_call), verbose=0, callbacks=run_callbacks,
+              shuffle=False)
+    steps = per_call * -(-steps // per_call)  # whole calls
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=run_callbacks, shuffle=False)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

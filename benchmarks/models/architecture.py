@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 
@@ -22,6 +22,9 @@ class Architecture:
       likelihood: the output distribution: "categorical" (token logits, SPEC §6) or "bernoulli" (pixels).
       teacher_forced_decoder: ``[z, targets]`` -> logits sharing the decoder's weights, for decoders that
         are teacher-forced in training (the RNN, SPEC §6); None when training decodes like evaluation.
+      training_encoder: ``(inputs, training)`` -> ``[z_mean, z_log_std]``: the encoder's function from the
+        encoder's own weights and random layers, in a formulation that trains faster than Keras' layers
+        allow (the RNN's); None to train ``encoder`` itself.
     """
 
     name: str
@@ -29,6 +32,7 @@ class Architecture:
     decoder: keras.Model
     likelihood: str = "categorical"
     teacher_forced_decoder: Optional[keras.Model] = None
+    training_encoder: Optional[Callable[..., list]] = None
 
     def count_params(self) -> dict[str, int]:
         """Parameters of the encoder, the decoder and both, for the run log (SPEC §6 sizes)."""
@@ -44,3 +48,10 @@ def gaussian_heads(features, latent_dim: int, hidden_units: int, name: str = "en
                                     name=f"{head}_hidden")(features)
         heads.append(keras.layers.Dense(latent_dim, kernel_initializer=INITIALIZER, name=head)(hidden))
     return heads
+
+
+def gaussian_heads_of(encoder: keras.Model):
+    """features -> ``[z_mean, z_log_std]`` through the heads :func:`gaussian_heads` built into ``encoder``:
+    for the faster training formulations of an encoder, which share its layers."""
+    layers = [(encoder.get_layer(f"{head}_hidden"), encoder.get_layer(head)) for head in ("z_mean", "z_log_std")]
+    return lambda features: [head(hidden(features)) for hidden, head in layers]

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import gin
 import keras
+from keras import ops
 
 import dmelodies_tfds
-from benchmarks.models.architecture import INITIALIZER, Architecture, gaussian_heads
+from benchmarks.models.architecture import INITIALIZER, Architecture, gaussian_heads, gaussian_heads_of
+from benchmarks.models.banded import BandedConv1DTranspose, banded_convolution
 
 # Kernel 4, stride 2, padding 1 halves (or, transposed, doubles) the length: 16 -> 8 -> 4 -> 2 -> 1.
 _KERNEL, _STRIDE = 4, 2
@@ -15,6 +17,24 @@ def _convolution(layer, filters: int, name: str):
     # Keras' "same" padding with kernel 4 and stride 2 pads one slot each side, like PyTorch's padding=1.
     return layer(filters, _KERNEL, strides=_STRIDE, padding="same", activation="selu",
                  kernel_initializer=INITIALIZER, name=name)
+
+
+class BandedEncoder:
+    """The encoder's function for training: its convolutions computed as banded matmuls (the saved
+    ``encoder.keras`` keeps Keras' ``Conv1D``, see :class:`Architecture`), with the encoder's own
+    weights and dropout layers, called in the same order so that they draw the same masks."""
+
+    def __init__(self, encoder: keras.Model, num_convolutions: int):
+        self.embedding = encoder.get_layer("embedding")
+        self.stages = [(encoder.get_layer(f"conv{i + 1}"), encoder.get_layer(f"dropout{i + 1}"))
+                       for i in range(num_convolutions)]
+        self.heads = gaussian_heads_of(encoder)
+
+    def __call__(self, tokens, training=False):
+        x = self.embedding(tokens)
+        for convolution, dropout in self.stages:
+            x = dropout(banded_convolution(convolution, x), training=training)
+        return self.heads(ops.mean(x, axis=1))
 
 
 @gin.configurable("cnn_vae")
@@ -41,11 +61,11 @@ def build_cnn_vae(
     z = keras.Input((latent_dim,), name="z")
     y = keras.layers.Reshape((1, latent_dim), name="z_as_sequence")(z)
     for i, filters in enumerate(reversed(channels)):
-        y = _convolution(keras.layers.Conv1DTranspose, filters, f"deconv{i + 1}")(y)
+        y = _convolution(BandedConv1DTranspose, filters, f"deconv{i + 1}")(y)
     logits = keras.layers.Dense(vocabulary_size, kernel_initializer=INITIALIZER, name="logits")(y)
     decoder = keras.Model(z, logits, name="cnn_decoder")
     if decoder.output_shape[1] != sequence_length:
         raise ValueError(
             f"{len(channels)} stride-2 layers decode length {decoder.output_shape[1]}, not {sequence_length}"
         )
-    return Architecture("cnn", encoder, decoder)
+    return Architecture("cnn", encoder, decoder, training_encoder=BandedEncoder(encoder, len(channels)))

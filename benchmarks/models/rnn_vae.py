@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 import dmelodies_tfds
-from benchmarks.models.architecture import INITIALIZER, Architecture, gaussian_heads
+from benchmarks.models.architecture import INITIALIZER, Architecture, gaussian_heads, gaussian_heads_of
 
 
 # Keras' GRU cells compute the same gates either way; implementation 1 (one matmul per gate, on slices
@@ -31,19 +31,40 @@ def _dense(units: int, name: str, activation=None) -> keras.layers.Dense:
     return keras.layers.Dense(units, activation=activation, kernel_initializer=INITIALIZER, name=name)
 
 
-def _step(cells, inputs, states, dropout, training):
-    """One time step through stacked GRU cells; returns the top output and every layer's new state.
+def _input_projection(cell: keras.layers.GRUCell, inputs):
+    """``x W + b_x`` for the three gates at once: the part of a GRU step that does not depend on the
+    state, so that a caller can compute it once for inputs that repeat (see :class:`HierarchicalDecoder`)."""
+    return ops.matmul(inputs, cell.kernel) + cell.bias[0]
+
+
+def gru_update(cell: keras.layers.GRUCell, input_projection, state, recurrent_kernel=None, recurrent_bias=None):
+    """The rest of Keras' ``GRUCell`` step (``reset_after=True``, PyTorch's GRU) from the input projection:
+    the same gates, computed with one recurrent matmul and one split per step instead of Keras' per-gate
+    slices (perf/PROFILE.md: the decoder's step is dominated by its number of small ops). The recurrent
+    weights default to the cell's; :mod:`benchmarks.models.stacked` passes stacked ones."""
+    recurrent_kernel = cell.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
+    recurrent_bias = cell.bias[1] if recurrent_bias is None else recurrent_bias
+    x_z, x_r, x_h = ops.split(input_projection, 3, axis=-1)
+    h_z, h_r, h_h = ops.split(ops.matmul(state, recurrent_kernel) + recurrent_bias, 3, axis=-1)
+    z = cell.recurrent_activation(x_z + h_z)
+    r = cell.recurrent_activation(x_r + h_r)
+    candidate = cell.activation(x_h + r * h_h)
+    return z * state + (1 - z) * candidate
+
+
+def _step(cells, first_projection, states, dropout, training):
+    """One time step through stacked GRU cells, given the first layer's input projection; returns the top
+    output and every layer's new state.
 
     As PyTorch's multi-layer GRU (the original's ``dropout=0.2``): each layer's output is dropped out
     on its way into the next layer, while the state it carries to the next step is left untouched.
     """
-    new_states = []
+    new_states, projection = [], first_projection
     for layer, (cell, state) in enumerate(zip(cells, states)):
         if layer:
-            inputs = dropout(inputs, training=training)
-        inputs, _ = cell(inputs, [state])
-        new_states.append(inputs)
-    return inputs, new_states
+            projection = _input_projection(cell, dropout(new_states[-1], training=training))
+        new_states.append(gru_update(cell, projection, state))
+    return new_states[-1], new_states
 
 
 @keras.saving.register_keras_serializable(package="dmelodies")
@@ -93,26 +114,33 @@ class HierarchicalDecoder(keras.layers.Layer):
         self.to_logits.build((batch, self.units))
 
     def call(self, z, targets=None, training=None):
-        batch = ops.shape(z)[0]
         teacher_forced = None
         if training and targets is not None:
             teacher_forced = keras.random.uniform((), seed=self.seed_generator) < self.teacher_forcing
-        bar_input = ops.broadcast_to(self.bar_input, (batch, 1))
+        # Inputs that repeat are projected once (the GRU's x W + b does not depend on its state): the
+        # bar GRU's constant input, and the slot GRU's two parts, [previous token's embedding, bar input]:
+        # each token's embedding through its slice of the kernel (a 62-row table gathered every step),
+        # and each bar's input through the rest, once per bar.
+        bar_projection = _input_projection(self.bar_cells[0], ops.reshape(self.bar_input, (1, 1)))
+        slot_cell = self.slot_cells[0]
+        token_kernel = slot_cell.kernel[: self.embedding_dim]
+        token_table = ops.matmul(self.token_embedding.embeddings, token_kernel)
+        previous = ops.matmul(ops.reshape(self.start_token, (1, self.embedding_dim)), token_kernel)
         bar_states = ops.split(self.z_to_bar_state(z), self.num_layers, axis=-1)
-        previous = ops.broadcast_to(self.start_token, (batch, self.embedding_dim))
         logits = []
         for _ in range(self.bars):
-            bar, bar_states = _step(self.bar_cells, bar_input, bar_states, self.bar_dropout, training)
+            bar, bar_states = _step(self.bar_cells, bar_projection, bar_states, self.bar_dropout, training)
             slot_states = ops.split(self.bar_to_slot_state(bar), self.num_layers, axis=-1)
-            slot_input = self.bar_to_slot_input(bar)
+            slot_projection = (ops.matmul(self.bar_to_slot_input(bar), slot_cell.kernel[self.embedding_dim:])
+                               + slot_cell.bias[0])
             for _ in range(self.slots_per_bar):
-                output, slot_states = _step(self.slot_cells, ops.concatenate([previous, slot_input], -1),
-                                            slot_states, self.slot_dropout, training)
+                output, slot_states = _step(self.slot_cells, previous + slot_projection, slot_states,
+                                            self.slot_dropout, training)
                 logits.append(self.to_logits(output))
                 token = ops.argmax(logits[-1], axis=-1)
                 if teacher_forced is not None:
                     token = ops.where(teacher_forced, ops.cast(targets[:, len(logits) - 1], token.dtype), token)
-                previous = self.token_embedding(token)
+                previous = ops.take(token_table, token, axis=0)
         return ops.stack(logits, axis=1)
 
     def compute_output_shape(self, z_shape, targets_shape=None):
@@ -127,6 +155,48 @@ class HierarchicalDecoder(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+
+class FusedEncoder:
+    """The encoder's function, computed faster for training from the same weights and dropout layer.
+
+    The saved ``encoder.keras`` must load from Keras' own layers alone (see :class:`Architecture`), and
+    Keras' GRU issues every step's input matmuls inside the recurrence. The input product ``x_t W + b``
+    does not depend on the state, so here it is one matmul per layer and direction for all 16 steps,
+    and each step keeps only the recurrent matmul (:func:`gru_update`). The same gates and states in
+    another order of operations (perf/PROFILE.md); ``tests/benchmarks/test_models.py`` checks that it
+    agrees with the Keras encoder, dropout included.
+    """
+
+    def __init__(self, encoder: keras.Model, layers: int = 2):
+        self.embedding = encoder.get_layer("embedding")
+        self.bidirectional = [encoder.get_layer(f"bidirectional{i + 1}") for i in range(layers)]
+        self.dropout = encoder.get_layer("dropout_between_layers")
+        self.heads = gaussian_heads_of(encoder)
+
+    @staticmethod
+    def _direction(cell, projections, reverse: bool):
+        """Runs one direction over the per-step input projections; returns its outputs in time order."""
+        state = ops.zeros_like(projections[0][:, : cell.units])
+        outputs = []
+        for projection in (reversed(projections) if reverse else projections):
+            state = gru_update(cell, projection, state)
+            outputs.append(state)
+        return outputs[::-1] if reverse else outputs
+
+    def __call__(self, tokens, training=False):
+        x = self.embedding(tokens)
+        final_states = []
+        for layer, bidirectional in enumerate(self.bidirectional):
+            if layer:
+                x = self.dropout(x, training=training)
+            directions = []
+            for gru, reverse in ((bidirectional.forward_layer, False), (bidirectional.backward_layer, True)):
+                projections = ops.unstack(_input_projection(gru.cell, x), axis=1)
+                directions.append(self._direction(gru.cell, projections, reverse))
+            final_states += [directions[0][-1], directions[1][0]]
+            x = ops.concatenate([ops.stack(directions[0], axis=1), ops.stack(directions[1], axis=1)], axis=-1)
+        return self.heads(ops.concatenate(final_states, axis=-1))
 
 
 @gin.configurable("rnn_vae")
@@ -169,4 +239,5 @@ def build_rnn_vae(
     targets = keras.Input((sequence_length,), dtype="int32", name="targets")
     decoder = keras.Model(z, layer(z), name="rnn_decoder")
     teacher_forced = keras.Model([z, targets], layer(z, targets), name="rnn_teacher_forced_decoder")
-    return Architecture("rnn", encoder, decoder, teacher_forced_decoder=teacher_forced)
+    return Architecture("rnn", encoder, decoder, teacher_forced_decoder=teacher_forced,
+                        training_encoder=FusedEncoder(encoder))

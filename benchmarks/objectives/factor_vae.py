@@ -79,7 +79,7 @@ class FactorVAE(VAE):
 
     def permuted_codes(self, inputs, training: bool):
         """Samples of the product of the marginals from a batch the VAE does not train on."""
-        z_mean, z_log_std = self.encoder(inputs, training=training)
+        z_mean, z_log_std = self.encode(inputs, training)
         return permute_dims(self.sampling(z_mean, z_log_std), self.permutation_seed)
 
     def train_step(self, data):

@@ -17,8 +17,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorboard.compat.proto import event_pb2
 
+from benchmarks import callbacks
 from benchmarks import data
 from benchmarks import evaluate as E
 from benchmarks import train as train_lib
@@ -69,14 +69,7 @@ def numbers(value, prefix=""):
 
 
 def scalars(log_dir):
-    """{tag: [(step, value), ...]} from every event file in ``log_dir``."""
-    found = collections.defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-            event = event_pb2.Event.FromString(record)
-            for value in event.summary.value:
-                found[value.tag].append((event.step, float(tf.make_ndarray(value.tensor))))
-    return found
+    return collections.defaultdict(list, callbacks.read_scalars(str(log_dir)))
 
 
 @pytest.mark.parametrize("name", ["cnn_factor_vae", "rnn_annealed_vae"])
