@@ -14,7 +14,9 @@ then reports that run as failed and exits non-zero). ``--metrics`` then scores e
 protocol of the run's method (SPEC §7). ``--dsprites`` adds the dSprites comparison runs (they need
 TFDS's ``dsprites`` data, which must already be prepared).
 
-``--list`` numbers the selected runs from 0; ``python -m benchmarks.train_one --model_num=N`` with the same
+``--stack=N`` trains up to N consecutive runs of one gin file (the values and seeds of a grid point's
+method) as one vectorised model (:mod:`benchmarks.stacked`): the same per-run folders and numbers,
+several times the runs per hour on a CPU. ``--list`` numbers the selected runs from 0; ``python -m benchmarks.train_one --model_num=N`` with the same
 selection flags trains and scores run N alone, for job arrays. ``--backend=ray`` runs every run as a task
 on a Ray cluster, retried when its worker dies (:mod:`benchmarks.ray_backend`).
 
@@ -225,6 +227,42 @@ def run_commands(run: Run, root: str, extra_bindings: Sequence[str] = (), metric
     return [run.command(root, extra_bindings), *(run.evaluate_command(root, m) for m in scored)]
 
 
+# Methods whose runs can train stacked (benchmarks.stacked): unsupervised, without a training step of their own.
+STACKABLE = ("beta_vae", "annealed_vae", "beta_tc_vae", "dip_vae_i", "dip_vae_ii")
+
+
+def stacked_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
+    """``runs`` in order, cut into groups that train as one stacked model: consecutive runs of one gin
+    file and a stackable method, at most ``size`` per group; any other run is a group of its own."""
+    groups: list[list[Run]] = []
+    for run in runs:
+        last = groups[-1] if groups else None
+        if (last and size > 1 and len(last) < size and run.method in STACKABLE
+                and last[0].method in STACKABLE and last[0].gin_file == run.gin_file):
+            last.append(run)
+        else:
+            groups.append([run])
+    return groups
+
+
+def stacked_command(group: Sequence[Run], root: str, extra_bindings: Sequence[str] = ()) -> list[str]:
+    """The ``benchmarks.stacked`` command training ``group`` (runs of one gin file) as one model."""
+    return [sys.executable, "-m", "benchmarks.stacked", f"--gin_file={group[0].gin_file}",
+            *(f"--gin_bindings={b}" for b in extra_bindings),
+            *(argument for run in group for argument in
+              (f"--model_dir={run.model_dir(root)}", f"--member_bindings={'; '.join(run.bindings)}"))]
+
+
+def group_commands(group: Sequence[Run], root: str, extra_bindings: Sequence[str] = (),
+                   metrics: Sequence[str] = (), only_missing: bool = True) -> list[list[str]]:
+    """:func:`run_commands` for a group of one; for a larger group, its stacked training, then each run's scoring."""
+    if len(group) == 1:
+        return run_commands(group[0], root, extra_bindings, metrics, only_missing)
+    return [stacked_command(group, root, extra_bindings),
+            *(run.evaluate_command(root, m) for run in group
+              for m in (missing_metrics(run, root, metrics) if only_missing else metrics))]
+
+
 def execute(commands: Sequence[Sequence[str]], **options) -> subprocess.CompletedProcess | None:
     """Runs ``commands`` one after another, each in its own process (no TensorFlow state passes from one run
     to the next), up to the first that fails: that one's completed process, or None when all succeed.
@@ -267,6 +305,9 @@ def define_flags() -> None:
                       "benchmarks.train_one given the same selection flags.")
     flags.DEFINE_enum("backend", "local", ["local", "ray"], "local: one run after another on this machine; "
                       "ray: every run a Ray task (see benchmarks.ray_backend).")
+    flags.DEFINE_integer("stack", 1, "Train up to this many consecutive runs of one gin file as one stacked "
+                         f"model (benchmarks.stacked; methods {', '.join(STACKABLE)}); 1: one run at a time. "
+                         "Local backend only.", lower_bound=1)
     ray_backend.define_flags()
     flags.adopt_module_key_flags(ray_backend)  # --help lists them
 
@@ -309,6 +350,8 @@ def main(argv):
     from benchmarks import ray_backend
 
     ray_options = {name: FLAGS[name].value for name in ray_backend.FLAG_NAMES}
+    if FLAGS.backend == "ray" and FLAGS.stack > 1:
+        raise SystemExit("error: --stack: for --backend=local only (a Ray task trains one run)")
     if FLAGS.backend == "ray" and not FLAGS.dry_run:
         try:
             outcomes = ray_backend.run_sweep(runs, FLAGS.root, FLAGS.gin_bindings, metrics, **ray_options)
@@ -318,14 +361,18 @@ def main(argv):
     elif FLAGS.backend == "local" and (given := [f"--{n}" for n in ray_options if FLAGS[n].present]):
         raise SystemExit(f"error: {', '.join(given)}: for --backend=ray only")
     else:
-        failed = []
-        for number, run in enumerate(runs, start=1):
-            print(f"[{number}/{len(runs)}] {run.name}: {status(run, FLAGS.root)}", flush=True)
+        failed, number = [], 0
+        for group in stacked_groups(runs, FLAGS.stack):
+            for run in group:
+                number += 1
+                print(f"[{number}/{len(runs)}] {run.name}: {status(run, FLAGS.root)}"
+                      + (f" (stacked with {len(group) - 1} more)" if len(group) > 1 and run is group[0] else ""),
+                      flush=True)
             if FLAGS.dry_run:
-                for command in run_commands(run, FLAGS.root, FLAGS.gin_bindings, metrics, only_missing=False):
+                for command in group_commands(group, FLAGS.root, FLAGS.gin_bindings, metrics, only_missing=False):
                     print("  " + subprocess.list2cmdline(command), flush=True)
-            elif execute(run_commands(run, FLAGS.root, FLAGS.gin_bindings, metrics)) is not None:
-                failed.append(run.name)
+            elif execute(group_commands(group, FLAGS.root, FLAGS.gin_bindings, metrics)) is not None:
+                failed += [run.name for run in group]
     if failed:
         raise SystemExit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
 

@@ -108,3 +108,33 @@ def test_dsprites_runs_join_the_grid_on_request():
     dsprites = [r for r in runs if r.name.startswith("dsprites_")]
     assert len(runs) == 81 and len(dsprites) == 27
     assert all(os.path.isfile(r.gin_file) for r in dsprites)
+
+
+def test_stack_groups_a_grid_points_runs_and_trains_them_as_one(tmp_path):
+    runs = sweep.grid(architectures=("cnn",), methods=("beta_vae", "factor_vae"))
+    groups = sweep.stacked_groups(runs, 4)
+    # β-VAE's 9 runs (3 values × 3 seeds) in groups of at most 4; FactorVAE's one at a time.
+    assert [len(g) for g in groups] == [4, 4, 1] + [1] * 9
+    assert [r for g in groups for r in g] == runs
+    assert sweep.stacked_groups(runs, 1) == [[r] for r in runs]
+    command = sweep.stacked_command(groups[0], "/root", ["train.epochs = 1"])
+    assert command[1:4] == ["-m", "benchmarks.stacked", f"--gin_file={runs[0].gin_file}"]
+    assert "--member_bindings=BetaVAE.beta = 0.2; train.seed = 1" in command
+    assert command.count("--gin_bindings=train.epochs = 1") == 1
+
+    data_dir = tmp_path / "tensorflow_datasets"
+    quick = ["TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = '{data_dir}'", "train.epochs = 1",
+             "train.steps_per_epoch = 2", "train.batch_size = 50", "train.verbose = 0"]
+    args = [f"--root={tmp_path / 'runs'}", "--filter=cnn_annealed_vae/capacity=25/*", "--stack=3",
+            *(f"--gin_bindings={b}" for b in quick)]
+    dry = _sweep(*args, "--dry_run")
+    assert dry.stdout.count("benchmarks.stacked") == 1 and "(stacked with 2 more)" in dry.stdout
+    process = _sweep(*args, "--metrics=mig")
+    assert process.returncode == 0, process.stderr[-3000:]
+    for seed in (0, 1, 2):
+        folder = tmp_path / "runs" / "cnn_annealed_vae" / "capacity=25" / f"seed={seed}"
+        with open(folder / "results.json") as file:
+            results = json.load(file)
+        assert (results["seed"], results["stacked_members"], results["steps"]) == (seed, 3, 2)
+        assert os.path.exists(folder / "metrics" / "mig.json")
+    assert "--stack: for --backend=local only" in _sweep(*args, "--backend=ray").stderr
