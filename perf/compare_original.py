@@ -11,9 +11,10 @@ load affects both sides of a pair alike. Each timing is N training steps after w
 the same batches: the first N + 1 of training seed 0's stream over dMelodies' full train split
 (``benchmarks.data.training_batches``). Both sides get the same intra- and inter-op thread counts.
 
-- Ours: the objective, architecture, Adam, per-batch callbacks and input pipeline exactly as
-  ``benchmarks.train`` sets them up (``perf/train_throughput.training_setup``); ``model.fit`` for N + 1
-  steps, timed from the end of its first step to the end of its last (``fit``'s own set-up excluded).
+- Ours: the objective, architecture, Adam, per-batch callbacks, steps per call (k, 4 by default) and
+  input pipeline exactly as ``benchmarks.train`` sets them up (``perf/train_throughput.training_setup``);
+  ``model.fit`` for N + k steps (N rounded up to whole calls), timed from the end of its first call to
+  the end of its last (``fit``'s own set-up excluded).
 - The original: its trainer's own epoch loop (``Trainer.loss_and_acc_on_epoch``: schedule update,
   zero_grad, forward, loss, backward, Adam step, loss and accuracy read back each step) on batches 1..N,
   with the hyperparameters of its training scripts (β 1, C 50). Its code is imported from
