@@ -82,7 +82,7 @@ def train_stacked(members: Sequence[Member]) -> list[dict]:
         _check_compatible([run for _, run, _ in runs])
         with contextlib.ExitStack() as locks:
             for _, run, _ in runs:
-                locks.enter_context(train_lib._exclusive(run.model_dir))
+                locks.enter_context(train_lib.hold_model_dir(run.model_dir))
             for index, result in zip((i for i, _, _ in runs), _train_group([(r, o) for _, r, o in runs])):
                 results[index] = result
     return results
@@ -185,7 +185,7 @@ class _Group:
 def _train_group(runs: list[tuple[train_lib.PreparedRun, str]]) -> list[dict]:
     prepared = [run for run, _ in runs]
     for run in prepared:
-        train_lib._check_model_dir(run.model_dir, run.config)  # again: another process may have started meanwhile
+        train_lib.check_model_dir(run.model_dir, run.config)  # again: another process may have started meanwhile
     starts = [run.start() for run in prepared]
     steps = {step for _, _, step in starts}
     if len(steps) != 1:

@@ -99,7 +99,7 @@ def train(
                      checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
                      steps_per_execution=steps_per_execution)
     _check_writable(model_dir)
-    _check_model_dir(model_dir, config)
+    check_model_dir(model_dir, config)
     results_path = os.path.join(model_dir, RESULTS_FILE)
     if os.path.exists(results_path):
         logging.info("%s already holds a finished run: not retraining", model_dir)
@@ -134,8 +134,8 @@ def train(
                       steps_per_execution=steps_per_execution, verbose=keras_verbose(verbose))
     if prepare_only:
         return run
-    with _exclusive(model_dir):
-        _check_model_dir(model_dir, config)  # again: another process may have started meanwhile
+    with hold_model_dir(model_dir):
+        check_model_dir(model_dir, config)  # again: another process may have started meanwhile
         if os.path.exists(results_path):
             return _read_results(results_path)
         return _train(run)
@@ -312,7 +312,7 @@ def _read_results(path: str) -> dict:
 
 
 @contextlib.contextmanager
-def _exclusive(model_dir: str):
+def hold_model_dir(model_dir: str):
     """Holds an exclusive lock on ``model_dir`` for the run; the kernel releases it if the process dies,
     so a killed run never leaves the folder locked."""
     try:
@@ -382,7 +382,7 @@ def _restore_latest_intact(manager: tf.train.CheckpointManager) -> None:
                                  "use a fresh --model_dir")
 
 
-def _check_model_dir(model_dir: str, config: str) -> None:
+def check_model_dir(model_dir: str, config: str) -> None:
     """Refuses a ``model_dir`` that holds a run configured differently from ``config`` (bindings that only
     change what is printed, such as ``train.verbose``, may differ)."""
     path = os.path.join(model_dir, CONFIG_FILE)
