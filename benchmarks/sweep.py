@@ -17,7 +17,9 @@ TFDS's ``dsprites`` data, which must already be prepared).
 ``--stack=N`` trains up to N consecutive runs of one gin file (the values and seeds of a grid point's
 method) as one vectorised model (:mod:`benchmarks.stacked`): the same per-run folders, numbers equal
 to rounding; on a 2-core CPU 1.5× (CNN) and 1.2× (RNN) the runs per hour (README, "Performance").
-``--list`` numbers the selected runs from 0; ``python -m benchmarks.train_one --model_num=N`` with the same
+``--parallel=N`` runs N runs (or groups) at once, the cores divided among them: on a 2-core CPU two
+one-thread runs side by side train about 1.5-1.8× the runs per hour of one run on both cores. ``--list`` numbers
+the selected runs from 0; ``python -m benchmarks.train_one --model_num=N`` with the same
 selection flags trains and scores run N alone, for job arrays. ``--backend=ray`` runs every run as a task
 on a Ray cluster, retried when its worker dies (:mod:`benchmarks.ray_backend`).
 
@@ -32,6 +34,7 @@ dMelodies, the random split and the three whose test melodies are held out of tr
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import fnmatch
 import os
@@ -264,6 +267,40 @@ def group_commands(group: Sequence[Run], root: str, extra_bindings: Sequence[str
               for m in (missing_metrics(run, root, metrics) if only_missing else metrics))]
 
 
+SWEEP_LOG = "sweep.log"  # where a parallel sweep writes each group's output, in its first run's folder
+
+
+def run_parallel(groups: Sequence[Sequence[Run]], root: str, extra_bindings: Sequence[str], metrics: Sequence[str],
+                 parallel: int) -> list[str]:
+    """Runs ``groups`` up to ``parallel`` at a time, each process with the machine's cores divided among
+    them as TensorFlow threads (at least one): these networks' ops split badly between threads, so runs
+    side by side use a CPU better than one run on every core (README, "Performance"). Each group's
+    output is appended to ``sweep.log`` in its first run's folder. Returns the names of failed runs."""
+    threads = str(max(1, (os.cpu_count() or 1) // parallel))
+    env = dict(os.environ, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads)
+
+    def work(group):
+        folder = group[0].model_dir(root)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, SWEEP_LOG), "a") as log:
+            return execute(group_commands(group, root, extra_bindings, metrics), env=env, stdout=log,
+                           stderr=subprocess.STDOUT)
+
+    failed = []
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        futures = {pool.submit(work, group): group for group in groups}
+        for future in concurrent.futures.as_completed(futures):
+            group, process = futures[future], future.result()
+            names = ", ".join(run.name for run in group)
+            if process is None:
+                print(f"done: {names}", flush=True)
+            else:
+                failed += [run.name for run in group]
+                print(f"failed: {names} (exit status {process.returncode}; output in "
+                      f"{os.path.join(group[0].model_dir(root), SWEEP_LOG)})", flush=True)
+    return failed
+
+
 def execute(commands: Sequence[Sequence[str]], **options) -> subprocess.CompletedProcess | None:
     """Runs ``commands`` one after another, each in its own process (no TensorFlow state passes from one run
     to the next), up to the first that fails: that one's completed process, or None when all succeed.
@@ -306,6 +343,9 @@ def define_flags() -> None:
                       "benchmarks.train_one given the same selection flags.")
     flags.DEFINE_enum("backend", "local", ["local", "ray"], "local: one run after another on this machine; "
                       "ray: every run a Ray task (see benchmarks.ray_backend).")
+    flags.DEFINE_integer("parallel", 1, "Run up to this many runs (or stacked groups) at once on this machine, "
+                         "the cores divided among them as TensorFlow threads, each one's output in its folder's "
+                         f"{SWEEP_LOG}. Local backend only.", lower_bound=1)
     flags.DEFINE_integer("stack", 1, "Train up to this many consecutive runs of one gin file as one stacked "
                          f"model (benchmarks.stacked; methods {', '.join(STACKABLE)}); 1: one run at a time. "
                          "Local backend only.", lower_bound=1)
@@ -351,8 +391,9 @@ def main(argv):
     from benchmarks import ray_backend
 
     ray_options = {name: FLAGS[name].value for name in ray_backend.FLAG_NAMES}
-    if FLAGS.backend == "ray" and FLAGS.stack > 1:
-        raise SystemExit("error: --stack: for --backend=local only (a Ray task trains one run)")
+    if FLAGS.backend == "ray" and (FLAGS.stack > 1 or FLAGS.parallel > 1):
+        raise SystemExit("error: --stack and --parallel: for --backend=local only (a Ray task trains one run; "
+                         "Ray's --ray_num_cpus and --cpus_per_run set how many run at once)")
     if FLAGS.backend == "ray" and not FLAGS.dry_run:
         try:
             outcomes = ray_backend.run_sweep(runs, FLAGS.root, FLAGS.gin_bindings, metrics, **ray_options)
@@ -363,7 +404,9 @@ def main(argv):
         raise SystemExit(f"error: {', '.join(given)}: for --backend=ray only")
     else:
         failed, number = [], 0
-        for group in stacked_groups(runs, FLAGS.stack):
+        groups = stacked_groups(runs, FLAGS.stack)
+        side_by_side = FLAGS.parallel > 1 and not FLAGS.dry_run
+        for group in groups:
             for run in group:
                 number += 1
                 print(f"[{number}/{len(runs)}] {run.name}: {status(run, FLAGS.root)}"
@@ -372,8 +415,10 @@ def main(argv):
             if FLAGS.dry_run:
                 for command in group_commands(group, FLAGS.root, FLAGS.gin_bindings, metrics, only_missing=False):
                     print("  " + subprocess.list2cmdline(command), flush=True)
-            elif execute(group_commands(group, FLAGS.root, FLAGS.gin_bindings, metrics)) is not None:
+            elif not side_by_side and execute(group_commands(group, FLAGS.root, FLAGS.gin_bindings, metrics)) is not None:
                 failed += [run.name for run in group]
+        if side_by_side:
+            failed = run_parallel(groups, FLAGS.root, FLAGS.gin_bindings, metrics, FLAGS.parallel)
     if failed:
         raise SystemExit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
 

@@ -137,4 +137,23 @@ def test_stack_groups_a_grid_points_runs_and_trains_them_as_one(tmp_path):
             results = json.load(file)
         assert (results["seed"], results["stacked_members"], results["steps"]) == (seed, 3, 2)
         assert os.path.exists(folder / "metrics" / "mig.json")
-    assert "--stack: for --backend=local only" in _sweep(*args, "--backend=ray").stderr
+    assert "--stack and --parallel: for --backend=local only" in _sweep(*args, "--backend=ray").stderr
+
+
+def test_parallel_runs_side_by_side_and_build_the_dataset_once(tmp_path):
+    """Two runs at once on a fresh data folder: one builds the dataset while the other waits on its
+    lock, both train, each one's output lands in its folder's sweep.log."""
+    data_dir = tmp_path / "tensorflow_datasets"
+    quick = ["TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = '{data_dir}'", "train.epochs = 1",
+             "train.steps_per_epoch = 2", "train.batch_size = 50", "train.verbose = 2"]
+    args = [f"--root={tmp_path / 'runs'}", "--filter=cnn_beta_vae/beta=1/seed=0", "--filter=cnn_factor_vae/gamma=1/seed=0",
+            "--parallel=2", *(f"--gin_bindings={b}" for b in quick)]
+    process = _sweep(*args)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    assert "done: cnn_beta_vae/beta=1/seed=0" in process.stdout
+    assert "done: cnn_factor_vae/gamma=1/seed=0" in process.stdout
+    for name in ("cnn_beta_vae/beta=1/seed=0", "cnn_factor_vae/gamma=1/seed=0"):
+        folder = tmp_path / "runs" / name
+        assert (folder / "results.json").exists()
+        assert "test reconstruction accuracy" in (folder / "sweep.log").read_text()
+    assert "--stack and --parallel: for --backend=local only" in _sweep(*args, "--backend=ray").stderr
