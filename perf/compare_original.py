@@ -87,22 +87,13 @@ def _ours_worker(args, reply):
     sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, "perf")]
     from benchmarks import data
     from benchmarks.files import atomic_path
-    from train_throughput import training_setup
+    from train_throughput import step_clock, training_setup
 
     train = data.TFDSSource(config=args.config, data_dir=args.data_dir).load("train")
     stream = data.training_batches(train, BATCH_SIZE, seed=0)
     batches = np.stack([batch.numpy() for batch in stream.take(max(args.steps + 1, WARMUP_STEPS))])
     with atomic_path(args.batches_file) as temporary:
         np.save(temporary, batches)
-
-    class Clock(keras.callbacks.Callback):
-        """Wall and CPU time at the end of each step, after the run's own callbacks have read the logs."""
-
-        def on_train_begin(self, logs=None):
-            self.stamps = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.stamps.append((time.perf_counter(), time.process_time()))
 
     reply("ready", framework=f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
           threads=[tf.config.threading.get_intra_op_parallelism_threads(),
@@ -119,14 +110,13 @@ def _ours_worker(args, reply):
                 per_call = model.steps_per_execution  # as benchmarks.train sets it: the clock ticks per call
                 model.fit(batches, epochs=1, steps_per_epoch=per_call * -(-WARMUP_STEPS // per_call), verbose=0,
                           callbacks=run_callbacks, shuffle=False)
-                models[key] = model, batches, run_callbacks + [Clock()]
+                models[key] = model, batches, run_callbacks + [step_clock()]  # last: it stamps after the run's callbacks
             model, batches, run_callbacks = models[key]
             per_call = model.steps_per_execution
             timed = per_call * -(-args.steps // per_call)
             model.fit(batches, epochs=1, steps_per_epoch=timed + per_call, verbose=0, callbacks=run_callbacks,
                       shuffle=False)
-            (wall0, cpu0), (wall1, cpu1) = run_callbacks[-1].stamps[0], run_callbacks[-1].stamps[-1]
-            reply("result", **_timing(timed, wall1 - wall0, cpu1 - cpu0))
+            reply("result", **_timing(timed, *run_callbacks[-1].elapsed()))
 
 
 class _Dataset:

@@ -32,22 +32,6 @@ BATCH_SIZE = 512
 STUDY_STEPS = 100 * 1852  # SPEC §6: 100 epochs of the full train split at batch 512
 
 
-class Clock:
-    """A Keras callback noting wall and CPU time at the end of each call into the training step."""
-
-    def __init__(self):
-        import keras
-
-        self.callback = keras.callbacks.LambdaCallback(
-            on_train_begin=lambda logs: self.stamps.clear(),
-            on_train_batch_end=lambda batch, logs: self.stamps.append((time.perf_counter(), time.process_time())))
-        self.stamps = []
-
-    def elapsed(self) -> tuple[float, float]:
-        (wall0, cpu0), (wall1, cpu1) = self.stamps[0], self.stamps[-1]
-        return wall1 - wall0, cpu1 - cpu0
-
-
 def stacked_group(architecture: str, members: int, steps_per_epoch: int):
     """K β-VAE members with seeds 0..K-1, built as ``benchmarks.train`` builds a run, in one group."""
     import keras
@@ -84,7 +68,7 @@ def main():
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from benchmarks import data
-    from train_throughput import training_setup
+    from train_throughput import step_clock, training_setup
 
     train = data.TFDSSource(config=args.config).load("train")
     steps_per_epoch = data.epoch_steps(len(train), BATCH_SIZE)
@@ -97,14 +81,14 @@ def main():
             model, batches, run_callbacks = training_setup(architecture, "beta_vae", train, False, log_dir)
             per_call = getattr(model, "steps_per_execution", 1) or 1
             single_steps = per_call * -(-steps // per_call)
-            clock = Clock()
+            clock = step_clock()
             model.fit(batches, epochs=1, steps_per_epoch=per_call, verbose=0, callbacks=run_callbacks, shuffle=False)
 
             def single():
                 # Timed from the end of the first call to the end of the last, as perf/compare_original.py:
                 # fit's own set-up (a new iterator, the epoch's shuffle) is not a training step.
                 model.fit(batches, epochs=1, steps_per_epoch=single_steps + per_call, verbose=0,
-                          callbacks=[*run_callbacks, clock.callback], shuffle=False)
+                          callbacks=[*run_callbacks, clock], shuffle=False)
                 return single_steps, clock.elapsed()
 
             timers[1] = single

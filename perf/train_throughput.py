@@ -55,6 +55,26 @@ def training_setup(architecture, method, train, jit_compile, log_dir):
     return model, data.training_batches(train, BATCH_SIZE, seed=0), run_callbacks
 
 
+def step_clock():
+    """A Keras callback noting wall and CPU time at the end of each call into the training step; its
+    ``elapsed()`` is (wall, CPU) seconds from the first such end to the last, so ``fit``'s own set-up
+    (a new iterator, the epoch's shuffle) and the first call are left out."""
+    import keras
+
+    class StepClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.stamps = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.stamps.append((time.perf_counter(), time.process_time()))
+
+        def elapsed(self) -> tuple[float, float]:
+            (wall0, cpu0), (wall1, cpu1) = self.stamps[0], self.stamps[-1]
+            return wall1 - wall0, cpu1 - cpu0
+
+    return StepClock()
+
+
 def training_throughput(architecture, method, train, steps, jit_compile, log_dir):
     """Steps/s of ``model.fit`` with the run's per-batch callbacks, and the CPU ms each step costs."""
     model, batches, run_callbacks = training_setup(architecture, method, train, jit_compile, log_dir)

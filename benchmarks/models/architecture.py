@@ -24,7 +24,7 @@ class Architecture:
         are teacher-forced in training (the RNN, SPEC §6); None when training decodes like evaluation.
       training_encoder: ``(inputs, training)`` -> ``[z_mean, z_log_std]``: the encoder's function from the
         encoder's own weights and random layers, in a formulation that trains faster than Keras' layers
-        allow (the RNN's); None to train ``encoder`` itself.
+        allow (the CNN's and the RNN's); None to train ``encoder`` itself.
     """
 
     name: str
@@ -50,8 +50,13 @@ def gaussian_heads(features, latent_dim: int, hidden_units: int, name: str = "en
     return heads
 
 
+def gaussian_head_layers(encoder: keras.Model) -> list:
+    """``[(hidden, output), ...]`` of the mean and log-std heads that :func:`gaussian_heads` built into ``encoder``."""
+    return [(encoder.get_layer(f"{head}_hidden"), encoder.get_layer(head)) for head in ("z_mean", "z_log_std")]
+
+
 def gaussian_heads_of(encoder: keras.Model):
     """features -> ``[z_mean, z_log_std]`` through the heads :func:`gaussian_heads` built into ``encoder``:
     for the faster training formulations of an encoder, which share its layers."""
-    layers = [(encoder.get_layer(f"{head}_hidden"), encoder.get_layer(head)) for head in ("z_mean", "z_log_std")]
+    layers = gaussian_head_layers(encoder)
     return lambda features: [head(hidden(features)) for hidden, head in layers]

@@ -52,9 +52,10 @@ def gru_update(cell: keras.layers.GRUCell, input_projection, state, recurrent_ke
     return z * state + (1 - z) * candidate
 
 
-def _step(cells, first_projection, states, dropout, training):
+def step(cells, first_projection, states, dropout, training, project=_input_projection, update=gru_update):
     """One time step through stacked GRU cells, given the first layer's input projection; returns the top
-    output and every layer's new state.
+    output and every layer's new state. ``project`` and ``update`` (the cell's own weights by default)
+    and ``dropout`` (a callable like a Dropout layer) are what :mod:`benchmarks.models.stacked` replaces.
 
     As PyTorch's multi-layer GRU (the original's ``dropout=0.2``): each layer's output is dropped out
     on its way into the next layer, while the state it carries to the next step is left untouched.
@@ -62,9 +63,20 @@ def _step(cells, first_projection, states, dropout, training):
     new_states, projection = [], first_projection
     for layer, (cell, state) in enumerate(zip(cells, states)):
         if layer:
-            projection = _input_projection(cell, dropout(new_states[-1], training=training))
-        new_states.append(gru_update(cell, projection, state))
+            projection = project(cell, dropout(new_states[-1], training=training))
+        new_states.append(update(cell, projection, state))
     return new_states[-1], new_states
+
+
+def run_direction(cell, projections, reverse: bool, update=gru_update) -> list:
+    """One direction of a GRU layer over its per-step input projections, from a zero state; returns the
+    states in time order (a backward direction runs from the last step and is returned reversed)."""
+    state = ops.zeros_like(projections[0][..., : cell.units])
+    outputs = []
+    for projection in (reversed(projections) if reverse else projections):
+        state = update(cell, projection, state)
+        outputs.append(state)
+    return outputs[::-1] if reverse else outputs
 
 
 @keras.saving.register_keras_serializable(package="dmelodies")
@@ -119,7 +131,8 @@ class HierarchicalDecoder(keras.layers.Layer):
             teacher_forced = keras.random.uniform((), seed=self.seed_generator) < self.teacher_forcing
         # Inputs that repeat are projected once (the GRU's x W + b does not depend on its state): the
         # bar GRU's constant input, and the slot GRU's two parts, [previous token's embedding, bar input]:
-        # each token's embedding through its slice of the kernel (a 62-row table gathered every step),
+        # each token's embedding through its slice of the kernel (a table of one row per token, gathered
+        # every step),
         # and each bar's input through the rest, once per bar.
         bar_projection = _input_projection(self.bar_cells[0], ops.reshape(self.bar_input, (1, 1)))
         slot_cell = self.slot_cells[0]
@@ -129,12 +142,12 @@ class HierarchicalDecoder(keras.layers.Layer):
         bar_states = ops.split(self.z_to_bar_state(z), self.num_layers, axis=-1)
         logits = []
         for _ in range(self.bars):
-            bar, bar_states = _step(self.bar_cells, bar_projection, bar_states, self.bar_dropout, training)
+            bar, bar_states = step(self.bar_cells, bar_projection, bar_states, self.bar_dropout, training)
             slot_states = ops.split(self.bar_to_slot_state(bar), self.num_layers, axis=-1)
             slot_projection = (ops.matmul(self.bar_to_slot_input(bar), slot_cell.kernel[self.embedding_dim:])
                                + slot_cell.bias[0])
             for _ in range(self.slots_per_bar):
-                output, slot_states = _step(self.slot_cells, previous + slot_projection, slot_states,
+                output, slot_states = step(self.slot_cells, previous + slot_projection, slot_states,
                                             self.slot_dropout, training)
                 logits.append(self.to_logits(output))
                 token = ops.argmax(logits[-1], axis=-1)
@@ -164,7 +177,7 @@ class FusedEncoder:
     Keras' GRU issues every step's input matmuls inside the recurrence. The input product ``x_t W + b``
     does not depend on the state, so here it is one matmul per layer and direction for all 16 steps,
     and each step keeps only the recurrent matmul (:func:`gru_update`). The same gates and states in
-    another order of operations (perf/PROFILE.md); ``tests/benchmarks/test_models.py`` checks that it
+    another order of operations (perf/PROFILE.md); ``tests/benchmarks/test_training_formulations.py`` checks that it
     agrees with the Keras encoder, dropout included.
     """
 
@@ -173,16 +186,6 @@ class FusedEncoder:
         self.bidirectional = [encoder.get_layer(f"bidirectional{i + 1}") for i in range(layers)]
         self.dropout = encoder.get_layer("dropout_between_layers")
         self.heads = gaussian_heads_of(encoder)
-
-    @staticmethod
-    def _direction(cell, projections, reverse: bool):
-        """Runs one direction over the per-step input projections; returns its outputs in time order."""
-        state = ops.zeros_like(projections[0][:, : cell.units])
-        outputs = []
-        for projection in (reversed(projections) if reverse else projections):
-            state = gru_update(cell, projection, state)
-            outputs.append(state)
-        return outputs[::-1] if reverse else outputs
 
     def __call__(self, tokens, training=False):
         x = self.embedding(tokens)
@@ -193,7 +196,7 @@ class FusedEncoder:
             directions = []
             for gru, reverse in ((bidirectional.forward_layer, False), (bidirectional.backward_layer, True)):
                 projections = ops.unstack(_input_projection(gru.cell, x), axis=1)
-                directions.append(self._direction(gru.cell, projections, reverse))
+                directions.append(run_direction(gru.cell, projections, reverse))
             final_states += [directions[0][-1], directions[1][0]]
             x = ops.concatenate([ops.stack(directions[0], axis=1), ops.stack(directions[1], axis=1)], axis=-1)
         return self.heads(ops.concatenate(final_states, axis=-1))

@@ -14,15 +14,16 @@ floating-point sums in the batched ops.
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from benchmarks.models.architecture import Architecture
-from benchmarks.models.banded import banded_convolution
-from benchmarks.models.rnn_vae import gru_update
+from benchmarks.models.architecture import Architecture, gaussian_head_layers
+from benchmarks.models.banded import BandedConv1DTranspose, banded_convolution
+from benchmarks.models.rnn_vae import gru_update, run_direction, step
 
 
 class StackedWeights:
@@ -93,8 +94,7 @@ def _dense(S: StackedWeights, layer, x):
 
 
 def _gaussian_heads(S: StackedWeights, encoder, features) -> list:
-    return [_dense(S, encoder.get_layer(head), _dense(S, encoder.get_layer(f"{head}_hidden"), features))
-            for head in ("z_mean", "z_log_std")]
+    return [_dense(S, head, _dense(S, hidden, features)) for hidden, head in gaussian_head_layers(encoder)]
 
 
 def _gather(table, indices):
@@ -104,25 +104,22 @@ def _gather(table, indices):
 
 # --------------------------------------------------------------------------------------------- CNN
 def _cnn_encode(S, architectures, tokens, training):
-    encoder = architectures[0].encoder
-    x = _gather(S(encoder.get_layer("embedding").embeddings), tokens)
-    i = 1
-    while f"conv{i}" in {layer.name for layer in encoder.layers}:
-        convolution = encoder.get_layer(f"conv{i}")
+    """:class:`~benchmarks.models.cnn_vae.BandedEncoder` for K members."""
+    first = architectures[0].training_encoder
+    x = _gather(S(first.embedding.embeddings), tokens)
+    for stages in zip(*(arch.training_encoder.stages for arch in architectures)):
+        convolution = stages[0][0]
         x = banded_convolution(convolution, x, S(convolution.kernel), S(convolution.bias))
-        x = _per_member([arch.encoder.get_layer(f"dropout{i}") for arch in architectures], x, training)
-        i += 1
-    return _gaussian_heads(S, encoder, ops.mean(x, axis=2))
+        x = _per_member([dropout for _, dropout in stages], x, training)
+    return _gaussian_heads(S, architectures[0].encoder, ops.mean(x, axis=2))
 
 
 def _cnn_decode(S, architectures, z, targets, training):
     decoder = architectures[0].decoder
     y = ops.expand_dims(z, 2)  # (K, batch, 1, latent): z as a sequence of length 1
-    i = 1
-    while f"deconv{i}" in {layer.name for layer in decoder.layers}:
-        layer = decoder.get_layer(f"deconv{i}")
-        y = banded_convolution(layer, y, S(layer.kernel), S(layer.bias))
-        i += 1
+    for layer in decoder.layers:
+        if isinstance(layer, BandedConv1DTranspose):
+            y = banded_convolution(layer, y, S(layer.kernel), S(layer.bias))
     return _dense(S, decoder.get_layer("logits"), y)
 
 
@@ -136,36 +133,28 @@ def _update(S, cell, projection, state):
 
 
 def _rnn_encode(S, architectures, tokens, training):
-    encoder = architectures[0].encoder
-    x = _gather(S(encoder.get_layer("embedding").embeddings), tokens)  # (K, batch, time, embedding)
-    final_states, layer = [], 1
-    names = {layer.name for layer in encoder.layers}
-    while f"bidirectional{layer}" in names:
-        if layer > 1:
-            x = _per_member([arch.encoder.get_layer("dropout_between_layers") for arch in architectures], x, training)
+    """:class:`~benchmarks.models.rnn_vae.FusedEncoder` for K members."""
+    first = architectures[0].training_encoder
+    dropouts = [arch.training_encoder.dropout for arch in architectures]
+    update = functools.partial(_update, S)
+    x = _gather(S(first.embedding.embeddings), tokens)  # (K, batch, time, embedding)
+    final_states = []
+    for layer, bidirectional in enumerate(first.bidirectional):
+        if layer:
+            x = _per_member(dropouts, x, training)
         directions = []
-        bidirectional = encoder.get_layer(f"bidirectional{layer}")
         for gru, reverse in ((bidirectional.forward_layer, False), (bidirectional.backward_layer, True)):
             projections = ops.unstack(_input_projection(S, gru.cell, x), axis=2)
-            state = ops.zeros_like(projections[0][..., : gru.cell.units])
-            outputs = []
-            for projection in (reversed(projections) if reverse else projections):
-                state = _update(S, gru.cell, projection, state)
-                outputs.append(state)
-            directions.append(outputs[::-1] if reverse else outputs)
+            directions.append(run_direction(gru.cell, projections, reverse, update))
         final_states += [directions[0][-1], directions[1][0]]
         x = ops.concatenate([ops.stack(directions[0], axis=2), ops.stack(directions[1], axis=2)], axis=-1)
-        layer += 1
-    return _gaussian_heads(S, encoder, ops.concatenate(final_states, axis=-1))
+    return _gaussian_heads(S, architectures[0].encoder, ops.concatenate(final_states, axis=-1))
 
 
 def _rnn_step(S, cells, first_projection, states, dropouts, training):
-    new_states, projection = [], first_projection
-    for layer, (cell, state) in enumerate(zip(cells, states)):
-        if layer:
-            projection = _input_projection(S, cell, _per_member(dropouts, new_states[-1], training))
-        new_states.append(_update(S, cell, projection, state))
-    return new_states[-1], new_states
+    """:func:`~benchmarks.models.rnn_vae.step` with stacked weights and each member's dropout layer."""
+    return step(cells, first_projection, states, lambda x, training: _per_member(dropouts, x, training), training,
+                project=functools.partial(_input_projection, S), update=functools.partial(_update, S))
 
 
 def _rnn_decode(S, architectures, z, targets, training):
