@@ -26,7 +26,9 @@ on a Ray cluster, retried when its worker dies (:mod:`benchmarks.ray_backend`).
 A preset names a protocol: its runs, the bindings that scale their schedules, and their metrics.
 ``paper`` is the full protocol; ``compressed`` scales every schedule by one factor s (epochs 100·s,
 warm-up 10·s epochs, annealing 100,000·s steps): s = 0.1 for the 9 CNN grid points and s = 0.05 for
-three RNN points, seed 0, so that the study fits a 2-core CPU (``results/compressed/``).
+three RNN points, seed 0, so that the study fits a 2-core CPU (``results/compressed/``). ``reference``
+is that study with seeds 0, 1 and 2, the RNN also at s = 0.1 and the CNN β-VAE grid also at s = 0.3, under
+``ROOT/s=<scale>/…`` (``results/reference/``).
 ``generalisation`` trains the compressed CNN β-VAE (β = 1, s = 0.1, seed 0) once per split config of
 dMelodies, the random split and the three whose test melodies are held out of training, under
 ``ROOT/<split config>/cnn_beta_vae/beta=1/seed=0/``, and scores each with the standard suite and
@@ -76,7 +78,13 @@ EPOCHS, WARMUP_EPOCHS, ANNEALING_STEPS = 100, 10, 100_000
 STUDY_METRICS = ("paper", "mig", "modularity_explicitness", "sap_score")
 # The generalisation preset's: the standard suite, then the scores on the held-out test melodies.
 GENERALISATION_METRICS = ("mig", "modularity_explicitness", "sap_score", "generalisation")
-PRESETS = ("paper", "compressed", "generalisation")
+PRESETS = ("paper", "compressed", "reference", "generalisation")
+# The reference study's budgets (schedule scales) and what each trains, as folders under the study's root.
+REFERENCE_BUDGETS = {
+    "s=0.1": "the CNN grid, the five methods beyond the paper, and the RNN's three points at the CNN's budget",
+    "s=0.05": "the RNN's three points at the compressed study's budget",
+    "s=0.3": "the CNN β-VAE grid at three times the budget: how far s = 0.1 is from a plateau",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +194,8 @@ def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None
                       "γ = 10 at s = 0.05 (5 epochs); one CNN value per method beyond the paper at s = 0.1 "
                       "(β-TCVAE β = 6, DIP-VAE-I/II λ_od = 10, S2-VAE and AR-VAE γ = 1)",
                       tuple(cnn + rnn + beyond), STUDY_METRICS + ("controllability",))
+    if name == "reference":
+        return reference_preset(gin_dir, tuple(seeds or SEEDS))
     if name == "generalisation":
         seeds = tuple(seeds or (0,))
         runs = []
@@ -197,6 +207,24 @@ def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None
         return Preset("the compressed CNN β-VAE (β = 1, s = 0.1) on each split config: "
                       f"{', '.join(SPLIT_CONFIGS)}", tuple(runs), GENERALISATION_METRICS)
     raise ValueError(f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
+
+
+def reference_preset(gin_dir: str = GIN_DIR, seeds: Sequence[int] = SEEDS) -> Preset:
+    """The reference study (``results/reference/``): the compressed study's points with three seeds, the
+    RNN also at the CNN's budget, and the CNN β-VAE grid at s = 0.3, each budget in a folder of its own."""
+    rnn_points = {"beta_vae": (1.0,), "annealed_vae": (50.0,), "factor_vae": (10.0,)}
+    groups = [
+        ("s=0.1", grid(gin_dir, ("cnn",), seeds, scale=0.1)),
+        ("s=0.1", grid(gin_dir, ("cnn",), seeds, tuple(COMPRESSED_VALUES), COMPRESSED_VALUES, scale=0.1)),
+        ("s=0.05", grid(gin_dir, ("rnn",), seeds, values=rnn_points, scale=0.05)),
+        ("s=0.1", grid(gin_dir, ("rnn",), seeds, values=rnn_points, scale=0.1)),
+        ("s=0.3", grid(gin_dir, ("cnn",), seeds, ("beta_vae",), scale=0.3)),
+    ]
+    runs = [dataclasses.replace(run, name=f"{budget}/{run.name}") for budget, budget_runs in groups
+            for run in budget_runs]
+    return Preset("the compressed study with seeds " + ", ".join(map(str, seeds)) + "; every budget in its own "
+                  "folder: " + "; ".join(f"{budget}: {what}" for budget, what in REFERENCE_BUDGETS.items()),
+                  tuple(runs), STUDY_METRICS + ("controllability",))
 
 
 def matches(run: Run, patterns: Sequence[str]) -> bool:
@@ -318,7 +346,8 @@ def define_selection_flags() -> None:
     module for its functions never collides with another module's flags of the same name."""
     flags.DEFINE_string("root", None, "Folder under which every run gets its own --model_dir.")
     flags.DEFINE_string("preset", None, "A named protocol: 'paper' (54 runs, 100 epochs, scored), "
-                        "'compressed' (the reproduction study's shortened runs, scored) or 'generalisation' "
+                        "'compressed' (the reproduction study's shortened runs, scored), 'reference' (the "
+                        "compressed study with 3 seeds and two more budgets, scored) or 'generalisation' "
                         "(the compressed CNN β-VAE on each split config, scored on held-out melodies).")
     flags.DEFINE_list("seeds", [], "Seeds to run instead of the grid's or preset's, e.g. 0,1,2.")
     flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")

@@ -35,6 +35,7 @@ from benchmarks.files import atomic_path, write_text
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
 from benchmarks.models import Architecture
 from benchmarks.objectives import VAE
+from benchmarks.provenance import provenance
 
 gin.external_configurable(keras.optimizers.Adam, module="keras.optimizers")
 
@@ -75,8 +76,9 @@ def train(
     - ``checkpoints/``: every variable and optimiser slot, every ``checkpoint_every_steps`` steps and
       after each epoch;
     - ``encoder.keras`` (built-in layers only) and ``decoder.keras`` (needs ``import benchmarks.models``);
-    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, split seed, and the training
-      time (``wall_time_s``: training and validation, summed over resumptions).
+    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, split seed, the training
+      time (``wall_time_s``: training and validation, summed over resumptions), and ``provenance``: the
+      commit, uncommitted source changes and package versions that trained it (:mod:`benchmarks.provenance`).
 
     Args:
       seed: initial weights, data order, sampling, dropout and teacher forcing.
@@ -244,6 +246,8 @@ def _finish(run: PreparedRun, wall_time: tf.Variable, operative_config: str, **e
         "dataset": dataset.name,
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),
+        # The commit, uncommitted source changes and package versions that produced these numbers.
+        "provenance": provenance(),
         **extra,
     }
     write_text(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), operative_config)

@@ -103,6 +103,31 @@ def test_the_compressed_preset_scales_every_schedule_by_one_factor():
     assert sweep.metric_file("paper", "beta_vae") == "paper" and sweep.metric_file("mig", "factor_vae") == "mig"
 
 
+def test_the_reference_preset_is_the_compressed_study_with_three_seeds_and_two_more_budgets():
+    """Every compressed point with seeds 0-2 under s=0.1/ or s=0.05/, the RNN's points also at the CNN's
+    s = 0.1, and the CNN β-VAE grid at s = 0.3: 69 runs, each configured as its compressed twin."""
+    reference = sweep.preset("reference")
+    names = [r.name for r in reference.runs]
+    assert len(names) == len(set(names)) == 17 * 3 + 3 * 3 + 3 * 3
+    compressed = {r.name: r for r in sweep.preset("compressed", seeds=(0, 1, 2)).runs}
+    for run in reference.runs:
+        budget, name = run.name.split("/", 1)
+        if budget == "s=0.3":
+            assert run.bindings[2:] == ("train.epochs = 30", "BetaVAE.warmup_epochs = 3",
+                                        "BetaVAE.annealing_steps = 30000")
+        elif budget == "s=0.1" and name.startswith("rnn_"):
+            assert run.bindings[2] == "train.epochs = 10" and name in compressed
+        else:  # the compressed study's own runs, in their budget's folder
+            assert run.bindings == compressed[name].bindings and run.gin_file == compressed[name].gin_file
+            assert budget == ("s=0.05" if name.startswith("rnn_") else "s=0.1")
+        assert run.method == compressed[name].method
+    assert {n.split("/")[0] for n in names} == set(sweep.REFERENCE_BUDGETS)
+    assert reference.metrics == sweep.preset("compressed").metrics
+    assert len(sweep.preset("reference", seeds=(0,)).runs) == 23
+    assert sweep.preset("reference").runs[0].model_dir("root") == os.path.join(
+        "root", "s=0.1", "cnn_beta_vae", "beta=0.2", "seed=0")
+
+
 def test_dsprites_runs_join_the_grid_on_request():
     runs = sweep.grid(architectures=sweep.ARCHITECTURES + ("dsprites",))
     dsprites = [r for r in runs if r.name.startswith("dsprites_")]

@@ -2,6 +2,7 @@
 (issue 3, items 4-6 and 8). Runs are tiny: the `tiny` dMelodies config, a few steps of small batches."""
 import collections
 import glob
+import importlib.metadata
 import json
 import os
 import re
@@ -69,6 +70,8 @@ def test_every_gin_file_trains_from_the_command_line(trained, name):
     assert (results["architecture"], results["method"], results["dataset_config"]) == (architecture, method, "tiny")
     assert results["hyperparameter_name"] == {"beta_vae": "beta", "annealed_vae": "capacity", "factor_vae": "gamma"}[method]
     assert results["steps"] == 6 and results["epochs"] == 2 and results["seed"] == results["split_seed"] == 0
+    assert results["provenance"]["packages"]["tensorflow"] == importlib.metadata.version("tensorflow")
+    assert results["provenance"]["commit"] is None or len(results["provenance"]["commit"]) == 40
     assert 0.0 <= results["test_reconstruction_accuracy"] <= 1.0 and np.isfinite(results["test_loss"])
     for path in ("operative_config.gin", "config.gin", "encoder.keras", "decoder.keras", "checkpoints/checkpoint"):
         assert os.path.exists(os.path.join(model_dir, path)), path

@@ -1,0 +1,49 @@
+"""Provenance: a result names the commit, the uncommitted changes and the packages that produced it."""
+import importlib.metadata
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from benchmarks import provenance
+
+
+def test_packages_are_the_installed_versions():
+    versions = provenance.package_versions()
+    assert versions["numpy"] == importlib.metadata.version("numpy")
+    assert versions["tensorflow"] == importlib.metadata.version("tensorflow")
+    assert "python" in versions
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_commit_and_the_changed_sources_of_a_checkout(tmp_path, monkeypatch):
+    """A fresh repository with one committed source file: clean, then one changed and one new file listed."""
+    def git(*arguments):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *arguments],
+                       check=True, capture_output=True)
+
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "train.py").write_text("a = 1\n")
+    (tmp_path / "README.md").write_text("not a source\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.setattr(provenance, "REPOSITORY", str(tmp_path))
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    clean = provenance.provenance()
+    assert clean["commit"] == head.strip() and clean["source_changes"] == []
+
+    (tmp_path / "benchmarks" / "train.py").write_text("a = 2\n")
+    (tmp_path / "gin_configs").mkdir()
+    (tmp_path / "gin_configs" / "new.gin").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("changed, but not a source\n")
+    assert provenance.provenance()["source_changes"] == ["benchmarks/train.py", "gin_configs/new.gin"]
+
+
+def test_outside_a_checkout_there_is_no_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(provenance, "REPOSITORY", str(tmp_path))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", os.path.dirname(str(tmp_path)))
+    found = provenance.provenance()
+    assert found["commit"] is None and found["source_changes"] is None
+    assert found["packages"] == provenance.package_versions()
