@@ -24,6 +24,7 @@ from dmelodies_tfds.melodies import (
     factors_from_tokens,
     generate_tokens,
     names_to_tokens,
+    pitch_factors_from_tokens,
     tokens_to_names,
 )
 from dmelodies_tfds.splits import SPLITS, split_indices

@@ -214,3 +214,44 @@ def factors_from_tokens(tokens) -> np.ndarray:
     labels[hit, 1] = octave[decided]
     labels[hit, 2] = np.argmax(matches[decided], axis=1)
     return labels
+
+
+# The 108 (tonic, octave, scale) keys and the multiset of their 12 pitches, as counts per vocabulary note
+# (at most 3 of one pitch). The arp directions only reorder a chord, so they do not change the multiset.
+_KEYS = np.stack(np.unravel_index(np.arange(12 * 3 * 3), (12, 3, 3)), axis=1)
+_NOTE_COUNTS = np.zeros((len(_KEYS), VOCABULARY_SIZE - 2), dtype=np.int64)
+for _row, _pitches in enumerate(_MIDI_TO_TOKEN[melody_pitches(_KEYS[:, 0], _KEYS[:, 1], _KEYS[:, 2],
+                                                              np.zeros((len(_KEYS), 4)))]):
+    np.add.at(_NOTE_COUNTS[_row], _pitches - 2, 1)
+_MAX_REPEATS = int(_NOTE_COUNTS.max())
+
+
+def pitch_factors_from_tokens(tokens) -> tuple[np.ndarray, np.ndarray]:
+    """Tonic, octave and scale (n, 3) read back from melodies that may hold wrong, missing or extra notes,
+    each with a confidence (n, 3) in [0, 1]; the label is -1 where the confidence is 0.
+
+    :func:`factors_from_tokens` decides these three only when all 12 notes are exactly one key's
+    arpeggios, so one wrong note in a generated melody hides a key that a listener still hears. Here
+    every (tonic, octave, scale) key is scored by how many of the melody's notes its 12 pitches account
+    for (multiset intersection, ignoring order, rhythm and arp directions), divided by the larger of 12
+    and the number of notes; the best key gives the labels. A factor's confidence is that score minus
+    the best score of any key with another value of the factor: 0 for a tie, 1 for a perfect melody
+    whose runner-ups share nothing with it. Two keys share at most 9 of their 12 pitches, so one wrong
+    note always reads back right; with 2-3 wrong notes a nearby key can win, with a small confidence.
+    """
+    tokens = _check_tokens(tokens)
+    notes = np.zeros((len(tokens), VOCABULARY_SIZE), dtype=np.int64)
+    np.add.at(notes, (np.arange(len(tokens))[:, None], tokens), 1)
+    notes = notes[:, 2:]  # note tokens only: rests and continuations carry no pitch
+    # sum over pitches of min(melody count, key count) = sum over k of [melody >= k][key >= k]
+    shared = sum((notes >= k).astype(np.int64) @ (_NOTE_COUNTS >= k).T.astype(np.int64)
+                 for k in range(1, _MAX_REPEATS + 1))  # (n, 108)
+    score = shared / np.maximum(notes.sum(axis=1, keepdims=True), NOTES_PER_MELODY)
+    best = np.argmax(score, axis=1)
+    best_score = score[np.arange(len(tokens)), best]
+    labels, confidence = _KEYS[best].copy(), np.zeros((len(tokens), 3))
+    for factor in range(3):
+        other = _KEYS[None, :, factor] != labels[:, factor:factor + 1]
+        confidence[:, factor] = best_score - np.where(other, score, 0.0).max(axis=1)
+    labels[confidence <= 0] = -1
+    return labels, np.clip(confidence, 0.0, 1.0)

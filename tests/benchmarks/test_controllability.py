@@ -75,3 +75,32 @@ def test_deterministic_for_a_seed_and_checks_its_arguments():
         run(labels_as_code, decode_labels, num_steps=1)
     with pytest.raises(ValueError, match="quantile < 0.5"):
         run(labels_as_code, decode_labels, quantile=0.5)
+
+
+def spoil_one_note(tokens):
+    """Each melody with its first note moved a semitone up (down from the vocabulary's top note)."""
+    tokens = np.array(tokens)
+    first = np.argmax(tokens >= 2, axis=1)
+    rows = np.arange(len(tokens))
+    midi = np.array([d.melodies.midi_of(name) for name in d.VOCABULARY[2:]])
+    pitch = midi[tokens[rows, first] - 2]
+    shifted = np.where(pitch + 1 > midi.max(), pitch - 1, pitch + 1)
+    tokens[rows, first] = [d.VOCABULARY.index(d.melodies.note_name(p)) for p in shifted]
+    return tokens
+
+
+def test_robust_read_back_finds_pitch_control_that_one_wrong_note_hides():
+    """A decoder that sets each factor from its own dimension but gets one note of every melody wrong:
+    the exact read-back sees no control of tonic, octave or scale; the robust one sees the clean decoder's."""
+    clean = run(labels_as_code, decode_labels)
+    assert all(clean[f"robust_{name}"] == clean[name] for name in ("controllability", "change_matrix"))
+    assert clean["robust_pitch_decided"] == 1.0
+    spoiled = run(labels_as_code, lambda z: spoil_one_note(decode_labels(z)))
+    pitch = ("tonic", "octave", "scale")
+    assert all(spoiled[f"control_{key}"] == 0.0 for key in pitch) and spoiled["decoded_validity"] == 0.0
+    for k, key in enumerate(pitch):
+        assert spoiled[f"robust_dimension_{key}"] == k
+        assert spoiled[f"robust_control_{key}"] == pytest.approx(clean[f"control_{key}"])
+    assert spoiled["robust_controllability"] == pytest.approx(clean["controllability"])
+    assert spoiled["controllability"] < clean["controllability"] - 0.2
+    assert spoiled["robust_pitch_decided"] == 1.0

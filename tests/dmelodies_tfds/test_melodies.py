@@ -97,6 +97,58 @@ def test_factors_from_tokens_marks_undetermined_factors():
         d.factors_from_tokens(np.zeros((2, 15), int))
 
 
+def _with_wrong_notes(tokens, count, rng):
+    """``tokens`` with ``count`` of each melody's notes replaced by another note, chosen at random."""
+    tokens = tokens.copy()
+    for row in tokens:
+        for position in rng.choice(np.flatnonzero(row >= 2), count, replace=False):
+            row[position] = rng.choice([t for t in range(2, d.VOCABULARY_SIZE) if t != row[position]])
+    return tokens
+
+
+def test_pitch_factors_read_back_every_exact_melody_with_confidence():
+    indices = np.random.default_rng(3).integers(0, d.NUM_EXAMPLES, 50_000)
+    labels, confidence = d.pitch_factors_from_tokens(d.generate_tokens(indices))
+    np.testing.assert_array_equal(labels, d.index_to_factors(indices)[:, :3])
+    # The nearest key of another scale (same tonic and octave: major vs harmonic minor) shares 9 of the 12
+    # pitches, the nearest of another tonic or octave at most 7.
+    np.testing.assert_allclose(confidence.min(axis=0) * 12, [5, 5, 3])
+
+
+@pytest.mark.parametrize("wrong, at_least", [(1, 1.0), (2, 0.99), (3, 0.97)])
+def test_pitch_factors_survive_wrong_notes_where_the_exact_read_back_gives_up(wrong, at_least):
+    rng = np.random.default_rng(wrong)
+    indices = rng.integers(0, d.NUM_EXAMPLES, 2_000)
+    tokens = _with_wrong_notes(d.generate_tokens(indices), wrong, rng)
+    truth = d.index_to_factors(indices)[:, :3]
+    labels, confidence = d.pitch_factors_from_tokens(tokens)
+    assert np.mean(np.all(labels == truth, axis=1)) >= at_least
+    assert np.mean(np.all(d.factors_from_tokens(tokens)[:, :3] >= 0, axis=1)) < 0.01
+    perfect = d.pitch_factors_from_tokens(d.generate_tokens(indices))[1]
+    assert np.all(confidence <= perfect + 1e-12)  # a wrong note never raises the confidence
+
+
+def test_pitch_factors_from_missing_notes_transpositions_and_no_notes():
+    melody = d.generate_tokens(884_613)[0]  # G, octave 6, minor
+    labels, _ = d.pitch_factors_from_tokens(melody)
+    assert labels[0].tolist() == [7, 2, 1]
+    missing = melody.copy()
+    missing[np.flatnonzero(melody >= 2)[:2]] = melodies.REST_TOKEN  # two notes become rests
+    assert d.pitch_factors_from_tokens(missing)[0][0].tolist() == [7, 2, 1]
+    extra = melody.copy()
+    extra[melody == melodies.REST_TOKEN] = d.VOCABULARY.index("C4")  # 4 notes more, far from this key
+    labels, confidence = d.pitch_factors_from_tokens(extra)
+    assert labels[0].tolist() == [7, 2, 1]
+    np.testing.assert_allclose(confidence, d.pitch_factors_from_tokens(melody)[1] * 12 / 16)  # 12 of 16 notes
+    lower = d.generate_tokens(d.factors_to_index([[7, 1, 1, 14, 16, 0, 1, 0, 1]]))  # the octave below
+    assert d.pitch_factors_from_tokens(lower)[0][0].tolist() == [7, 1, 1]
+    silent = np.zeros((1, 16), int)  # nothing to read: every factor undecided, with no confidence
+    labels, confidence = d.pitch_factors_from_tokens(silent)
+    assert labels.tolist() == [[-1, -1, -1]] and confidence.tolist() == [[0.0, 0.0, 0.0]]
+    with pytest.raises(ValueError, match=r"shape \(n, 16\)"):
+        d.pitch_factors_from_tokens(np.zeros((2, 15), int))
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((2, 16)), "tokens must be integers, got dtype float64"),
     (np.full((1, 16), 2.7), "tokens must be integers, got dtype float64"),
