@@ -70,6 +70,7 @@ def null_floor(seeds: Sequence[int] = (0, 1, 2), metrics: Sequence[str] = STANDA
     the representation does, so the spread over seeds is the floor's own noise. ``gin_bindings`` go to
     every metric config (e.g. smaller sizes for a quick look).
     """
+    recorded = provenance()  # before scoring: the code that runs is the code at the start
     scores: dict[str, dict[str, list[float]]] = {}
     for source in sources:
         for seed in seeds:
@@ -79,7 +80,7 @@ def null_floor(seeds: Sequence[int] = (0, 1, 2), metrics: Sequence[str] = STANDA
                     for key, value in group.items():
                         if isinstance(value, (int, float)) and not isinstance(value, bool):
                             scores.setdefault(source, {}).setdefault(f"{name}/{key}", []).append(float(value))
-    return {"scores": scores, "seeds": list(seeds), "metrics": list(metrics), "provenance": provenance()}
+    return {"scores": scores, "seeds": list(seeds), "metrics": list(metrics), "provenance": recorded}
 
 
 def read_null_floor(path: str) -> dict[str, dict[str, list[float]]]:
