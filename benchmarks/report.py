@@ -1,6 +1,7 @@
 r"""One table and the paper's figures from every run under a folder (SPEC §7).
 
-    python -m benchmarks.report --root=runs [--out=runs/report] [--preset=compressed]
+    python -m benchmarks.report --root=runs [--out=runs/report] [--preset=compressed] \
+        [--null_floor=results/null_floor/null_floor.json]
 
 Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
 ``metrics/<name>.json`` files (written by :mod:`benchmarks.evaluate`) and writes, under ``--out``:
@@ -21,6 +22,18 @@ Reads each run's ``results.json`` (written by :mod:`benchmarks.train`) and its
 - ``factorwise_mig.png``: MIG of each factor, one colour per method.
 - ``generalisation.png``: each factor's probe accuracy and, for the ordered factors, R² on held-out test
   melodies (:mod:`benchmarks.generalisation`), one colour per method and dataset config.
+- ``summary.md`` and ``summary.csv``: statistics over seeds (:mod:`benchmarks.seed_statistics`): per
+  point, the median and range over its seeds of reconstruction accuracy, MIG, Modularity, SAP,
+  controllability (exact and robust read-back) and how much validation accuracy rose in the last epoch;
+  per method, architecture and budget (epochs), the median over its runs with a bootstrap 95 % interval;
+  and with ``--null_floor``, each metric's value for representations that learned nothing
+  (:mod:`benchmarks.null_floor`), to read every score against;
+- ``learning_curves_accuracy.png`` and ``learning_curves_kl.png``: validation reconstruction accuracy and
+  KL per epoch of every run (from its TensorBoard logs), one panel per method, architecture and budget,
+  one colour per hyperparameter value: whether the budget let a run reach a plateau.
+
+Runs are grouped by method, architecture and budget (their ``epochs``), so that runs trained for
+different lengths are never pooled.
 
 Scores and accuracies lie in [0, 1], and their axes show all of [0, 1], so that the noise between a few
 runs never looks like a difference. The report is computed in full before anything is written, and each
@@ -29,8 +42,14 @@ no longer supports is removed rather than left over from an earlier report.
 """
 from __future__ import annotations
 
+from dmelodies_tfds import console  # loads no TensorFlow
+
+if __name__ == "__main__":  # run as a program: quiet TensorFlow's start-up before it loads (learning curves)
+    console.quiet_program()
+
 import argparse
 import csv
+import dataclasses
 import glob
 import io
 import json
@@ -40,6 +59,7 @@ import sys
 from typing import Sequence
 
 import dmelodies_tfds as d
+from benchmarks import seed_statistics as stats
 from benchmarks import sweep
 from benchmarks.files import atomic_path, write_text
 from dmelodies_tfds.text import one_line, plain_text
@@ -51,11 +71,27 @@ HEADLINE_METRICS = {
     "SAP": ("sap_score/SAP_score", "paper/SAP_score"),
 }
 FACTORWISE_SOURCES = ("mig", "paper")
-_RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "dataset_config",
+_RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "epochs", "dataset_config",
                 "reconstruction_accuracy")
+# The summary's columns: (heading, the record's value).
+SUMMARY_SCORES = {
+    "accuracy": lambda r: r["reconstruction_accuracy"],
+    "MIG": lambda r: headline(r, "MIG"),
+    "Modularity": lambda r: headline(r, "Modularity"),
+    "SAP": lambda r: headline(r, "SAP"),
+    "controllability": lambda r: r["scores"].get("controllability/controllability"),
+    "robust controllability": lambda r: r["scores"].get("controllability/robust_controllability"),
+    "last-epoch gain": lambda r: last_epoch_gain(r),
+}
+# The null floor's score for a summary column, in order of preference (benchmarks.null_floor writes the
+# standard suite's keys).
+NULL_FLOOR_KEYS = {metric: keys for metric, keys in HEADLINE_METRICS.items()}
+VALIDATION_LOGS = os.path.join("logs", "validation")
+CURVES = {"accuracy": "epoch_reconstruction_accuracy", "kl": "epoch_kl"}
 
 
-FIGURES = ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png", "generalisation.png")
+FIGURES = ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png", "generalisation.png",
+           "learning_curves_accuracy.png", "learning_curves_kl.png")
 # A group of runs gets a box plot from this many runs on; fewer are drawn as points alone.
 MIN_BOX_RUNS = 3
 
@@ -135,6 +171,30 @@ def read_metrics(path: str) -> tuple[str, dict, dict]:
     return name, scores, {key: float(value) for key, value in factorwise.items()}
 
 
+def read_curves(run_dir: str) -> dict[str, list[float]]:
+    """Validation accuracy and KL per epoch (:data:`CURVES`) from a run's TensorBoard logs; empty without logs."""
+    directory = os.path.join(run_dir, VALIDATION_LOGS)
+    if not glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+        return {}
+    from benchmarks.callbacks import read_scalars  # loads TensorFlow: only for runs that have logs
+
+    try:
+        scalars = read_scalars(directory)
+    except Exception as error:  # noqa: BLE001 - a damaged event file fails in TensorFlow's many ways
+        raise RunProblem(f"{VALIDATION_LOGS} cannot be read ({one_line(error)})") from None
+    curves = {}
+    for name, tag in CURVES.items():
+        by_step = dict(scalars.get(tag, []))  # the last value written for a step wins (a resumed run)
+        curves[name] = [by_step[step] for step in sorted(by_step)]
+    return curves
+
+
+def last_epoch_gain(record: dict) -> float | None:
+    """How much validation accuracy rose in the run's last epoch: near 0 at a plateau."""
+    accuracy = record.get("curves", {}).get("accuracy", [])
+    return accuracy[-1] - accuracy[-2] if len(accuracy) >= 2 else None
+
+
 def collect(root: str) -> tuple[list[dict], list[str]]:
     """One record per usable run under ``root`` (training results, flat scalar scores, factor-wise MIG),
     and the problems found, one line each: a run whose ``results.json`` is unusable is left out, a
@@ -157,11 +217,18 @@ def collect(root: str) -> tuple[list[dict], list[str]]:
             "hyperparameter": results["hyperparameter_name"],
             "value": results["hyperparameter_value"],
             "seed": results["seed"],
+            "epochs": results.get("epochs") if isinstance(results.get("epochs"), int) else None,
             "dataset_config": results.get("dataset_config"),
             "reconstruction_accuracy": results["test_reconstruction_accuracy"],
+            "point": stats.point_of(run),
             "scores": {},
             "factorwise_mig": {},
+            "curves": {},
         }
+        try:
+            record["curves"] = read_curves(run_dir)
+        except RunProblem as problem:
+            problems.append(f"{run}: problem: {problem}; its learning curves are left out")
         for metrics_path in sorted(glob.glob(os.path.join(run_dir, "metrics", "*.json"))):
             try:
                 name, scores, factorwise = read_metrics(metrics_path)
@@ -229,15 +296,26 @@ def _method_colour(method: str) -> str:
     return f"C{_method_order(method)}" if method in sweep.METHODS else "black"
 
 
-def _groups(records, value_fn) -> dict:
-    """Values per (method, architecture), in the grid's order, skipping runs without a finite value."""
+def group_records(records) -> dict[tuple, list[dict]]:
+    """Records per (method, architecture, epochs), in the grid's order: runs of different budgets apart."""
     groups = {}
-    for method in sweep.METHODS:
-        for architecture in (*sweep.ARCHITECTURES, "dsprites"):
-            values = [value_fn(r) for r in records if r["method"] == method and r["architecture"] == architecture]
-            values = [v for v in values if v is not None and math.isfinite(v)]
-            if values:
-                groups[(method, architecture)] = values
+    for r in sorted(records, key=lambda r: (_method_order(r["method"]), r["architecture"], r["epochs"] or 0)):
+        groups.setdefault((r["method"], r["architecture"], r["epochs"]), []).append(r)
+    return groups
+
+
+def group_label(key: tuple, separator: str = "\n") -> str:
+    method, architecture, epochs = key
+    return f"{method}{separator}{architecture}" + (f", {epochs} ep" if epochs is not None else "")
+
+
+def _groups(records, value_fn) -> dict:
+    """Finite values per (method, architecture, epochs), in the grid's order; groups without one are left out."""
+    groups = {}
+    for key, members in group_records(records).items():
+        values = stats.finite(value_fn(r) for r in members)
+        if values:
+            groups[key] = values
     return groups
 
 
@@ -261,7 +339,7 @@ def _box_with_points(axis, groups: dict, ylabel: str):
                          whiskerprops={"color": colour}, capprops={"color": colour})
         jitter = np.random.default_rng(position).uniform(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
         axis.scatter(position + np.asarray(jitter), values, s=18, color=colour, alpha=0.8, zorder=3, clip_on=False)
-    labels = [f"{method}\n{architecture}\n(n={len(groups[(method, architecture)])})" for method, architecture in keys]
+    labels = [f"{group_label(key)}\n(n={len(groups[key])})" for key in keys]
     axis.set_xticks(range(1, len(keys) + 1), labels, fontsize=8)
     axis.set_xlim(0.5, len(keys) + 0.5)
     axis.set_ylabel(ylabel)
@@ -373,6 +451,10 @@ def make_figures(records: Sequence[dict]) -> dict:
     figure = _generalisation_figure(records)
     if figure is not None:
         save(figure, "generalisation.png")
+    for curve, ylabel, log in (("accuracy", "reconstruction accuracy", False), ("kl", "KL", True)):
+        figure = _learning_curve_figure(records, curve, ylabel, log)
+        if figure is not None:
+            save(figure, f"learning_curves_{curve}.png")
     return figures
 
 
@@ -412,6 +494,96 @@ def _generalisation_figure(records: Sequence[dict]):
     return figure
 
 
+def _learning_curve_figure(records: Sequence[dict], curve: str, ylabel: str, log: bool = False):
+    """One panel per (method, architecture, epochs) with every run's validation ``curve`` per epoch, one
+    colour per hyperparameter value; None when no run has logs."""
+    import matplotlib.pyplot as plt
+
+    groups = {key: [r for r in members if r["curves"].get(curve)]
+              for key, members in group_records(records).items()}
+    groups = {key: members for key, members in groups.items() if members}
+    if not groups:
+        return None
+    columns = min(4, len(groups))
+    rows = math.ceil(len(groups) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for axis, (key, members) in zip(axes.flat, groups.items()):
+        values = sorted({r["value"] for r in members})
+        for r in members:
+            ys = r["curves"][curve]
+            colour = f"C{values.index(r['value'])}"
+            axis.plot(range(1, len(ys) + 1), ys, color=colour, alpha=0.8, marker="." if len(ys) < 20 else None,
+                      label=f"{r['hyperparameter']}={r['value']:g}")
+        handles, labels = axis.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))  # one legend entry per value, not per seed
+        axis.legend(unique.values(), unique.keys(), fontsize=7)
+        axis.set(title=group_label(key, " "), xlabel="epoch", ylabel=ylabel)
+        if log:
+            axis.set_yscale("log")
+        else:
+            _unit_axis(axis.set_ylim, [y for r in members for y in r["curves"][curve]])
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(groups):]:
+        axis.set_visible(False)
+    figure.suptitle(f"Validation {ylabel} per epoch (every seed a line)")
+    figure.tight_layout()
+    return figure
+
+
+def summary_rows(records: Sequence[dict], null_floor: dict | None = None) -> list[dict]:
+    """The summary's rows: ``{"level", "group", "score", "n", "median", "low", "high"}`` for every point
+    (range over seeds), every (method, architecture, epochs) group (bootstrap 95 % interval of the median
+    over its runs) and every null-floor source (range over its seeds)."""
+    rows = []
+
+    def add(level, group, summaries):
+        for score, summary in summaries.items():
+            if summary is not None:
+                rows.append({"level": level, "group": group, "score": score, **dataclasses.asdict(summary)})
+
+    points = {}
+    for r in records:
+        points.setdefault(r["point"], []).append(r)
+    for point, members in points.items():
+        add("point", point, {name: stats.seed_range([value(r) for r in members])
+                             for name, value in SUMMARY_SCORES.items()})
+    for key, members in group_records(records).items():
+        add("method", group_label(key, " "), {name: stats.bootstrap_median([value(r) for r in members])
+                                              for name, value in SUMMARY_SCORES.items()})
+    for source, by_score in (null_floor or {}).items():
+        add("null floor", source, {metric: stats.seed_range(by_score[key]) for metric, keys in NULL_FLOOR_KEYS.items()
+                                   for key in keys[:1] if key in by_score})
+    return rows
+
+
+def summary_markdown(rows: Sequence[dict]) -> str:
+    """The summary's three tables as Markdown: a cell is ``median [low, high]``."""
+    titles = {"point": "Per point: median [min, max] over seeds",
+              "method": "Per method, architecture and budget: median over runs [bootstrap 95 % interval]",
+              "null floor": "Null floor: representations that learned nothing, median [min, max] over seeds "
+                            "(python -m benchmarks.null_floor)"}
+    scores = list(SUMMARY_SCORES)
+    parts = []
+    for level, title in titles.items():
+        mine = [row for row in rows if row["level"] == level]
+        if not mine:
+            continue
+        cells: dict[str, dict] = {}
+        for row in mine:
+            cells.setdefault(row["group"], {"n": 0})[row["score"]] = stats.Summary(
+                row["n"], row["median"], row["low"], row["high"]).format()
+            cells[row["group"]]["n"] = max(cells[row["group"]]["n"], row["n"])
+        heading = "seeds" if level != "method" else "runs"
+        lines = [f"## {title}", "", "| " + " | ".join([level, heading, *scores]) + " |", "|---" * (len(scores) + 2) + "|"]
+        lines += ["| " + " | ".join([group, str(cell["n"]), *(cell.get(s, "–") for s in scores)]) + " |"
+                  for group, cell in cells.items()]
+        parts.append("\n".join(lines))
+    notes = ("A difference between two methods is called only where their intervals do not overlap "
+             "(benchmarks/seed_statistics.py). `last-epoch gain`: how much validation reconstruction accuracy "
+             "rose in the last epoch; well above 0, the run had not reached a plateau.")
+    return "# Summary over seeds\n\n" + notes + "\n\n" + "\n\n".join(parts) + "\n"
+
+
 def draw_figures(records: Sequence[dict], out: str) -> list[str]:
     """Writes the figures that the records have data for (each atomically); returns their paths."""
     written = []
@@ -428,12 +600,15 @@ def _write_bytes(path: str, data: bytes) -> None:
             file.write(data)
 
 
-def build_report(root: str, out: str | None = None, preset: str | None = None) -> dict:
+def build_report(root: str, out: str | None = None, preset: str | None = None, null_floor: str | None = None) -> dict:
     """Writes the table, the list of missing runs and problems, and the figures; returns what was written.
 
     Everything is computed first and then written file by file, each atomically, so an error leaves the
     previous report untouched; figures of an earlier report that the data no longer supports are removed.
     """
+    from benchmarks.null_floor import read_null_floor
+
+    floor = read_null_floor(null_floor) if null_floor else None
     records, problems = collect(root)
     if not records:
         if problems:
@@ -442,10 +617,13 @@ def build_report(root: str, out: str | None = None, preset: str | None = None) -
     out = out or os.path.join(root, "report")
     header, rows = table(records)
     missing = missing_runs(root, records, preset)
+    summary = summary_rows(records, floor)
     texts = {
         "results.csv": to_csv(header, rows),
         "results.md": to_markdown(header, rows),
         "missing.txt": "".join(f"{line}\n" for line in missing + problems),
+        "summary.md": summary_markdown(summary),
+        "summary.csv": to_csv(list(summary[0]) if summary else [], [list(row.values()) for row in summary]),
     }
     figures = render_figures(records)
     os.makedirs(out, exist_ok=True)
@@ -457,7 +635,7 @@ def build_report(root: str, out: str | None = None, preset: str | None = None) -
         if name not in figures and os.path.exists(os.path.join(out, name)):
             os.remove(os.path.join(out, name))  # an earlier report's figure: no longer this data's
     return {"runs": len(records), "missing": missing, "problems": problems, "out": out,
-            "figures": [os.path.join(out, name) for name in figures], "columns": header}
+            "figures": [os.path.join(out, name) for name in figures], "columns": header, "summary": summary}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -467,9 +645,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sweep.PRESETS,
                         help="list as missing the runs of this sweep preset (default: the paper's grid, in the "
                              "method families present)")
+    parser.add_argument("--null_floor", help="a null_floor.json (python -m benchmarks.null_floor) to print beside "
+                                             "the scores in summary.md")
     args = parser.parse_args(argv)
     try:
-        report = build_report(args.root, args.out, args.preset)
+        report = build_report(args.root, args.out, args.preset, args.null_floor)
     except (OSError, ValueError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2

@@ -48,8 +48,10 @@ def test_report_builds_table_figures_and_missing_list(two_runs, tmp_path):
     assert "cnn_beta_vae/beta=0.2/seed=0: no results.json" in missing
     assert not any(line.startswith("cnn_beta_vae/beta=4/seed=0") for line in missing)
     assert not any(line.startswith("cnn_annealed_vae") for line in missing)
-    for name in ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png"):
+    for name in ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png",
+                 "learning_curves_accuracy.png", "learning_curves_kl.png"):  # the real runs have logs
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert "| cnn_beta_vae/beta=4 | 1 |" in (out / "summary.md").read_text()
     # Against a preset, the missing runs are that preset's: the compressed study's 17, seed 0 only.
     assert report.main([f"--root={two_runs}", f"--out={out}", "--preset=compressed"]) == 0
     missing = (out / "missing.txt").read_text().splitlines()
@@ -109,7 +111,7 @@ def test_quickstart_runs_end_to_end_and_prints_only_what_a_user_needs(tmp_path):
 
 def _write_run(root, name, accuracy=0.5, mig=0.02, factorwise_scale=1.0, results=None):
     """A run folder as benchmarks.train and benchmarks.evaluate leave it (results.json, metrics/mig.json)."""
-    family, hyperparameter, seed = name.split("/")
+    *_, family, hyperparameter, seed = name.split("/")  # maybe in a budget's folder
     architecture, method = family.split("_", 1)
     key, value = hyperparameter.split("=")
     folder = os.path.join(root, *name.split("/"))
@@ -186,7 +188,8 @@ def test_a_new_report_replaces_the_old_one_whole(tmp_path):
     summary = report.build_report(str(root), str(out))
     assert not (out / "factorwise_mig.png").exists()
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["results.csv", "results.md", "missing.txt"] + [os.path.basename(p) for p in summary["figures"]])
+        ["results.csv", "results.md", "missing.txt", "summary.md", "summary.csv"]
+        + [os.path.basename(p) for p in summary["figures"]])
     assert "0.5" in (out / "results.csv").read_text()
 
 
@@ -218,3 +221,48 @@ def test_figures_keep_unit_scores_on_a_unit_axis_and_colour_each_method(tmp_path
     finally:
         for figure in figures.values():
             plt.close(figure)
+
+
+def _write_curves(folder, accuracies, kls):
+    """TensorBoard validation logs as benchmarks.train writes them: one value per epoch."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(os.path.join(folder, "logs", "validation"))
+    with writer.as_default():
+        for epoch, (accuracy, kl) in enumerate(zip(accuracies, kls), start=1):
+            tf.summary.scalar("epoch_reconstruction_accuracy", accuracy, step=epoch * 10)
+            tf.summary.scalar("epoch_kl", kl, step=epoch * 10)
+    writer.close()
+
+
+def test_summary_gives_seed_ranges_bootstrap_intervals_null_floors_and_keeps_budgets_apart(tmp_path):
+    root, out = tmp_path / "runs", tmp_path / "report"
+    accuracies = {0: 0.5, 1: 0.7, 2: 0.6}
+    for seed, accuracy in accuracies.items():
+        folder = _write_run(root, f"s=0.1/cnn_beta_vae/beta=4/seed={seed}", accuracy=accuracy, mig=0.1 * (seed + 1),
+                            results=dict(_good_results(), seed=seed, test_reconstruction_accuracy=accuracy, epochs=10))
+        _write_curves(folder, [0.3, 0.4, accuracy], [50.0, 20.0, 10.0])
+    _write_run(root, "s=0.3/cnn_beta_vae/beta=4/seed=0", results=dict(_good_results(), epochs=30))
+    floor = tmp_path / "null_floor.json"
+    floor.write_text(json.dumps({"scores": {"independent_codes": {"mig/discrete_mig": [0.004, 0.006, 0.005]}}}))
+    assert report.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 0
+    rows = {(r["level"], r["group"], r["score"]): r for r in csv.DictReader(open(out / "summary.csv"))}
+    point = rows[("point", "s=0.1/cnn_beta_vae/beta=4", "accuracy")]
+    assert (int(point["n"]), float(point["median"]), float(point["low"]), float(point["high"])) == (3, 0.6, 0.5, 0.7)
+    gain = rows[("point", "s=0.1/cnn_beta_vae/beta=4", "last-epoch gain")]
+    assert float(gain["median"]) == pytest.approx(0.2) and float(gain["low"]) == pytest.approx(0.1)
+    assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "MIG")]["high"]) == pytest.approx(0.3)
+    # the two budgets are two groups, never pooled
+    assert int(rows[("method", "beta_vae cnn, 10 ep", "accuracy")]["n"]) == 3
+    assert int(rows[("method", "beta_vae cnn, 30 ep", "accuracy")]["n"]) == 1
+    interval = rows[("method", "beta_vae cnn, 10 ep", "MIG")]
+    assert float(interval["low"]) <= float(interval["median"]) <= float(interval["high"])
+    assert float(interval["median"]) == pytest.approx(0.2)
+    floor_row = rows[("null floor", "independent_codes", "MIG")]
+    assert (float(floor_row["median"]), float(floor_row["low"]), float(floor_row["high"])) == (0.005, 0.004, 0.006)
+    text = (out / "summary.md").read_text()
+    assert "| s=0.1/cnn_beta_vae/beta=4 | 3 | 0.600 [0.500, 0.700] |" in text
+    assert "| independent_codes | 3 | – | 0.005 [0.004, 0.006] |" in text
+    assert (out / "learning_curves_accuracy.png").exists() and (out / "learning_curves_kl.png").exists()
+    floor.write_text("{}")
+    assert report.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 2
