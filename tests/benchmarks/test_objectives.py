@@ -433,3 +433,33 @@ def test_a_resumed_run_continues_the_annealing_where_it_stopped(tmp_path):
         assert float(log["capacity"]) == float(uninterrupted_log["capacity"])
     for a, b in zip(resumed.vae_weights, uninterrupted.vae_weights):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", [BetaVAE, AnnealedVAE])
+def test_evaluation_decodes_freely_never_teacher_forced(objective):
+    """SPEC §6-7: the RNN is teacher-forced in training only; validation, test and every score decode
+    from its own predictions. Evaluation's loss must be the freely decoded one, which for an untrained
+    RNN differs from the teacher-forced one."""
+    from benchmarks.models import HierarchicalDecoder, build_rnn_vae
+
+    keras.utils.set_random_seed(0)
+    model = objective(build_rnn_vae(), warmup_epochs=1, steps_per_epoch=10, annealing_steps=10)
+    model.compile(optimizer=keras.optimizers.Adam())
+    layer = next(l for l in model.teacher_forced_decoder.layers if isinstance(l, HierarchicalDecoder))
+    layer.teacher_forcing = 2.0  # where forcing is drawn at all, it now always forces
+    # Larger token embeddings make the fed-back token matter (an untrained decoder barely listens to it).
+    layer.token_embedding.embeddings.assign(layer.token_embedding.embeddings * 30.0)
+    tokens = ops.convert_to_tensor(dmelodies_tfds.generate_tokens(np.arange(0, 1_354_752, 21_168)))  # 64
+    state = model.sampling.seed_generator.state.numpy()
+    logs = model.test_step((tokens,))
+
+    def reconstruction_loss(decode):
+        model.sampling.seed_generator.state.assign(state)  # the posterior sample evaluation drew
+        z_mean, z_log_std = model.encoder(tokens, training=False)
+        return float(categorical_reconstruction(tokens, decode(model.sampling(z_mean, z_log_std)))[0])
+
+    free = reconstruction_loss(lambda z: model.decoder(z, training=False))
+    layer.bar_dropout.rate = layer.slot_dropout.rate = 0.0  # forced, and otherwise as evaluation decodes
+    forced = reconstruction_loss(lambda z: model.teacher_forced_decoder([z, tokens], training=True))
+    assert abs(free - forced) > 0.01  # the test can tell the two apart
+    assert float(logs["reconstruction_loss"]) == pytest.approx(free, rel=1e-5)
