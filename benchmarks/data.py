@@ -35,7 +35,7 @@ class TFDSSource:
       split_names: the dataset's names for the train / validation / test splits, as TFDS split strings.
 
     ``load(split, split_seed)`` reads the data cut by split seed ``split_seed``: the paper re-split
-    dMelodies for each training seed (SPEC §4, §6), so its run with seed s reads the builder config
+    dMelodies for each training seed (protocol §4, §6), so its run with seed s reads the builder config
     ``<config>_split<s>`` (``full`` itself for s = 0). A generalisation config holds the same melodies
     out for every seed; the seed re-cuts train / validation and re-samples the test split from them.
     Other datasets have one fixed split (seed 0).

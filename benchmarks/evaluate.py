@@ -1,4 +1,4 @@
-r"""Scores a trained encoder with disentanglement_lib's own metrics on dMelodies (SPEC §7).
+r"""Scores a trained encoder with disentanglement_lib's own metrics on dMelodies (protocol §7).
 
     python -m benchmarks.evaluate --model_dir=runs/cnn_beta_vae --gin_file=gin_configs/metrics/mig.gin \
         [--gin_bindings=mig.num_train=1000]
@@ -120,7 +120,7 @@ def evaluate(encoder, decoder=None, name: str = gin.REQUIRED, metrics: Sequence[
         "sample" (the paper's protocol, seeded by ``random_seed``).
       ground_truth: a ground-truth class (``@dmelodies_data``, ``@split_prefix``), built per metric.
       random_seed: seeds each metric's random state and the posterior samples.
-      split_seed: the split the run trained on (SPEC §4, §6); the paper protocol scores that split's
+      split_seed: the split the run trained on (protocol §4, §6); the paper protocol scores that split's
         test melodies. :func:`run` binds it from the run's ``results.json``.
       split_config: the split config of the run's dataset ("random", or a generalisation split of
         :mod:`dmelodies_tfds.splits`): ``generalisation`` and the paper protocol score its test melodies.
@@ -230,7 +230,7 @@ def score(representation, metrics: Sequence[str] = STANDARD_SUITE, seed: int = 0
     return results
 
 
-# SPEC §7: the paper's trainers scored the first 201 test batches: of 512 melodies for β-VAE and
+# protocol §7: the paper's trainers scored the first 201 test batches: of 512 melodies for β-VAE and
 # Annealed-VAE, of 256 for FactorVAE (its trainer evaluates with batch 256). Which config a method
 # uses is :func:`benchmarks.sweep.metric_file`'s.
 PAPER_NUM_EXAMPLES = {"paper": 201 * 512, "paper_factor_vae": 201 * 256}
@@ -252,7 +252,7 @@ def _run_results(model_dir: str) -> dict:
 
 
 def _check_paper_protocol(method: str | None) -> None:
-    """Refuses the paper protocol sized for another method's trainer (SPEC §7): a FactorVAE run scored on
+    """Refuses the paper protocol sized for another method's trainer (protocol §7): a FactorVAE run scored on
     102,912 melodies, or another run on 51,456. Other sizes are deliberate and pass."""
     if method is None or gin.query_parameter("evaluation.name") != "paper":
         return

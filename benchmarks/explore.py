@@ -1,4 +1,4 @@
-r"""A local web page to see and hear what each latent dimension of a trained run does (SPEC §6-7).
+r"""A local web page to see and hear what each latent dimension of a trained run does (protocol §6-7).
 
     python -m benchmarks.explore --model_dir=DIR [--port=8000] [--host=127.0.0.1]
 

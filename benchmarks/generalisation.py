@@ -6,7 +6,7 @@ combinations or values out of training (:data:`dmelodies_tfds.splits.GENERALISAT
 InDiD (Schott et al., "Visual Representation Learning Does Not Generalize Strongly Within the Same
 Domain", ICLR 2022), a run is scored on ``num_test`` melodies of its test split, the held-out ones:
 
-- ``reconstruction_accuracy``: per-token accuracy of the greedy decoding of the posterior mean (SPEC §7's
+- ``reconstruction_accuracy``: per-token accuracy of the greedy decoding of the posterior mean (protocol §7's
   reconstruction figure, with the mean rather than a sample); ``train_reconstruction_accuracy``, the same
   on the probes' ``num_train`` training-split melodies, is the figure to compare it with. Both need a
   decoder.
@@ -25,7 +25,7 @@ Domain", ICLR 2022), a run is scored on ``num_test`` melodies of its test split,
     beyond the seen ones scores well.
 
   Ordered factors (:data:`ORDERED_FACTORS`): ``tonic`` (semitones above C, the root's height within its
-  octave, SPEC §2), ``octave`` and the four arpeggio directions (two values are ordered either way, and R²
+  octave, protocol §2), ``octave`` and the four arpeggio directions (two values are ordered either way, and R²
   does not depend on which comes first). ``scale`` (major, minor, blues) and the rhythms (28 onset
   patterns) have no order, so they get an accuracy alone.
 - ``mean_accuracy`` and ``mean_r2``: the means over the factors scored.

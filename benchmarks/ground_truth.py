@@ -8,7 +8,7 @@ needed), so every melody a metric sees is exactly the dataset's.
   restricts the samples to one split's melodies (the paper scored test-split melodies), of the random
   split or of a generalisation split (``split_config``, :mod:`dmelodies_tfds.splits`).
 - :class:`SplitPrefix` serves the first examples of a split in the paper loader's order, one after
-  the other: the paper's own protocol scores a fixed set of melodies, not random draws (SPEC §7).
+  the other: the paper's own protocol scores a fixed set of melodies, not random draws (protocol §7).
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from disentanglement_lib.data.ground_truth import ground_truth_data
 
 
 class DMelodiesData(ground_truth_data.GroundTruthData):
-    """The nine factors of SPEC §1, each observation the 16 int32 tokens of one melody (SPEC §3).
+    """The nine factors of protocol §1, each observation the 16 int32 tokens of one melody (protocol §3).
 
     Args:
       split: None to sample all N melodies; "train", "validation" or "test" to sample only that split's
-        (SPEC §4, split seed ``split_seed``). Only ``sample_factors`` is restricted: metrics that
+        (protocol §4, split seed ``split_seed``). Only ``sample_factors`` is restricted: metrics that
         intervene on factors (the β-VAE and FactorVAE scores) combine labels of different examples and
         may reach melodies of another split; every label combination is a dMelodies melody.
       split_config: "random" (the paper's split) or a generalisation split whose test melodies are held

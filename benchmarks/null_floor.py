@@ -6,7 +6,7 @@ A score means little without the value it takes by chance: Modularity, for one, 
 carry no information at all (a code that varies with nothing is "modular"). This scores, with the same
 metric configs as every run (``gin_configs/metrics``), two kinds of representation per seed:
 
-- ``untrained_<architecture>``: the paper's CNN or RNN encoder as initialised for that seed (SPEC §6's
+- ``untrained_<architecture>``: the paper's CNN or RNN encoder as initialised for that seed (protocol §6's
   Glorot-normal weights), posterior mean, never trained;
 - ``independent_codes``: standard-normal codes of the paper's 32 dimensions drawn independently of the
   melodies (the metric's value when the code and the factors share nothing).
@@ -34,7 +34,7 @@ from benchmarks.files import write_text
 from benchmarks.provenance import provenance
 
 NULL_FLOOR_FILE = "null_floor.json"
-LATENT_DIM = 32  # SPEC §6: every paper architecture's code size
+LATENT_DIM = 32  # protocol §6: every paper architecture's code size
 SOURCES = ("untrained_cnn", "untrained_rnn", "independent_codes")
 
 

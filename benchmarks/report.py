@@ -1,4 +1,4 @@
-r"""One table and the paper's figures from every run under a folder (SPEC §7).
+r"""One table and the paper's figures from every run under a folder (protocol §7).
 
     python -m benchmarks.report --root=runs [--out=runs/report] [--preset=compressed] \
         [--null_floor=results/null_floor/null_floor.json]

@@ -4,10 +4,10 @@ A finished run (``python -m benchmarks.train``) leaves ``encoder.keras`` (tokens
 ``[z_mean, z_log_std]``, each (batch, 32), Keras' own layers only) and ``decoder.keras`` (z -> logits
 (batch, 16, vocabulary)). The metrics call the representation on thousands of batches of 16 to 64
 melodies; each network is therefore traced once into a ``tf.function`` (``predict`` per small batch is
-about 20x slower) and always runs in inference mode, dropout off (SPEC §8).
+about 20x slower) and always runs in inference mode, dropout off (protocol §8).
 
 - :func:`posterior_mean`: the code disentanglement_lib's standard studies score.
-- :func:`posterior_sample`: ``z = mean + exp(log_std) * eps`` with seeded ``eps``, the paper's protocol (SPEC §7).
+- :func:`posterior_sample`: ``z = mean + exp(log_std) * eps`` with seeded ``eps``, the paper's protocol (protocol §7).
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def posterior_mean(encoder: keras.Model) -> RepresentationFunction:
 
 
 def posterior_sample(encoder: keras.Model, seed: int = 0) -> RepresentationFunction:
-    """Tokens (n, 16) -> one posterior sample each, ``mean + exp(log_std) * eps`` (SPEC §6-7).
+    """Tokens (n, 16) -> one posterior sample each, ``mean + exp(log_std) * eps`` (protocol §6-7).
 
     ``eps`` comes from one ``numpy.random.default_rng(seed)`` stream in call order, so a fresh function
     with the same seed, called on the same melodies in the same order, returns the same codes, however
@@ -113,6 +113,6 @@ def batched(function: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, ba
 
 
 def greedy_decoder(decoder: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """Codes (n, latent) -> tokens (n, 16) int32: the most likely token in every slot (SPEC §7)."""
+    """Codes (n, latent) -> tokens (n, 16) int32: the most likely token in every slot (protocol §7)."""
     decode = inference_function(decoder, decoder.inputs[0].shape[1:], tf.float32)
     return lambda z: np.argmax(decode(z), axis=-1).astype(np.int32)

@@ -98,7 +98,7 @@ def _check_compatible(runs: list[train_lib.PreparedRun]) -> None:
                 f"{run.model_dir}: {model.method} {'trains on labels' if model.supervised else 'has its own training step'};"
                 " stacked training covers the unsupervised objectives without one: train it with benchmarks.train")
         if not isinstance(model.optimizer, keras.optimizers.Adam) or model.optimizer.amsgrad:
-            raise ConfigurationError(f"{run.model_dir}: stacked training needs Adam without AMSGrad (SPEC §6)")
+            raise ConfigurationError(f"{run.model_dir}: stacked training needs Adam without AMSGrad (protocol §6)")
     shared = {
         "architecture": lambda r: r.arch.name,
         "objective": lambda r: type(r.model).__name__,

@@ -1,4 +1,4 @@
-r"""The paper's benchmark grid (SPEC §6): 2 architectures × 3 methods × 3 values × 3 seeds = 54 runs,
+r"""The paper's benchmark grid (protocol §6): 2 architectures × 3 methods × 3 values × 3 seeds = 54 runs,
 and the same grid for the methods beyond the paper (``--methods``).
 
     python -m benchmarks.sweep --root=runs [--dry_run] [--filter=cnn_beta_vae] [--gin_bindings=...]
@@ -11,7 +11,7 @@ Runs go one after another, each in its own process, under
 with the same configuration at once, and refuses a finished run whose configuration differs (the sweep
 then reports that run as failed and exits non-zero). ``--metrics`` then scores each trained run with
 ``benchmarks.evaluate``, skipping the metric files it already holds; ``paper`` picks the paper
-protocol of the run's method (SPEC §7). ``--dsprites`` adds the dSprites comparison runs (they need
+protocol of the run's method (protocol §7). ``--dsprites`` adds the dSprites comparison runs (they need
 TFDS's ``dsprites`` data, which must already be prepared).
 
 ``--stack=N`` trains up to N consecutive runs of one gin file (the values and seeds of a grid point's
@@ -53,7 +53,7 @@ METRICS_DIR = os.path.join(GIN_DIR, "metrics")
 ARCHITECTURES = ("cnn", "rnn")
 # method: (configurable holding the hyperparameter, its name in the run layout, its grid's values)
 METHODS = {
-    # The paper's (SPEC §6).
+    # The paper's (protocol §6).
     "beta_vae": ("BetaVAE", "beta", (0.2, 1.0, 4.0)),
     "annealed_vae": ("AnnealedVAE", "capacity", (25.0, 50.0, 75.0)),
     "factor_vae": ("FactorVAE", "gamma", (1.0, 10.0, 50.0)),
@@ -69,12 +69,12 @@ PAPER_METHODS = ("beta_vae", "annealed_vae", "factor_vae")
 # The compressed study's one value per method beyond the paper (CNN, seed 0): a middle value of each grid.
 COMPRESSED_VALUES = {"beta_tc_vae": (6.0,), "dip_vae_i": (10.0,), "dip_vae_ii": (10.0,), "s2_vae": (1.0,),
                      "ar_vae": (1.0,)}
-# Methods whose objective warms up and anneals (SPEC §6; the supervised ones build on β-VAE's).
+# Methods whose objective warms up and anneals (protocol §6; the supervised ones build on β-VAE's).
 SCHEDULED = ("beta_vae", "annealed_vae", "s2_vae", "ar_vae")
 SEEDS = (0, 1, 2)
-# SPEC §6: 100 epochs, 10 warm-up epochs, 100,000 annealing steps.
+# protocol §6: 100 epochs, 10 warm-up epochs, 100,000 annealing steps.
 EPOCHS, WARMUP_EPOCHS, ANNEALING_STEPS = 100, 10, 100_000
-# The paper protocol (resolved per method), then disentanglement_lib's standard suite (SPEC §7).
+# The paper protocol (resolved per method), then disentanglement_lib's standard suite (protocol §7).
 STUDY_METRICS = ("paper", "mig", "modularity_explicitness", "sap_score")
 # The generalisation preset's: the standard suite, then the scores on the held-out test melodies.
 GENERALISATION_METRICS = ("mig", "modularity_explicitness", "sap_score", "generalisation")
@@ -114,7 +114,7 @@ class Run:
                 f"--gin_file={os.path.join(metrics_dir, metric_file(metric, self.method) + '.gin')}"]
 
 
-# SPEC §7: the paper's trainers scored 201 test batches of 512, FactorVAE's of 256: one config each.
+# protocol §7: the paper's trainers scored 201 test batches of 512, FactorVAE's of 256: one config each.
 PAPER_PROTOCOL_FILES = {"factor_vae": "paper_factor_vae"}
 
 
@@ -182,7 +182,7 @@ def preset(name: str, gin_dir: str = GIN_DIR, seeds: Sequence[int] | None = None
     ``seeds`` replaces the preset's seeds (the compressed study runs seed 0; 1 and 2 extend it).
     """
     if name == "paper":
-        return Preset("SPEC §6's 54 runs, 100 epochs each", tuple(grid(gin_dir, seeds=seeds or SEEDS)),
+        return Preset("protocol §6's 54 runs, 100 epochs each", tuple(grid(gin_dir, seeds=seeds or SEEDS)),
                       STUDY_METRICS)
     if name == "compressed":
         seeds = tuple(seeds or (0,))

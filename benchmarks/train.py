@@ -82,8 +82,8 @@ def train(
 
     Args:
       seed: initial weights, data order, sampling, dropout and teacher forcing.
-      split_seed: which train/validation/test split to use (SPEC §4). None: the run's ``seed``, as the
-        original re-split the data for every training seed (SPEC §6); an integer holds the split fixed.
+      split_seed: which train/validation/test split to use (protocol §4). None: the run's ``seed``, as the
+        original re-split the data for every training seed (protocol §6); an integer holds the split fixed.
       steps_per_epoch: None for whole passes over the training split (dropping the last partial batch).
       validation_steps: None to validate on the whole validation split after every epoch.
       prepare_only: set up the run (checks, data, model, optimiser) and return it as a
@@ -239,7 +239,7 @@ def _finish(run: PreparedRun, wall_time: tf.Variable, operative_config: str, **e
         "batch_size": run.batch_size,
         "steps": int(model.optimizer.iterations.numpy()),
         "wall_time_s": float(wall_time.numpy()),
-        # SPEC §7: per-token argmax accuracy over the whole test split, decoded without teacher forcing.
+        # protocol §7: per-token argmax accuracy over the whole test split, decoded without teacher forcing.
         "test_reconstruction_accuracy": float(test["reconstruction_accuracy"]),
         "test_loss": float(test["loss"]),
         "test_metrics": {name: float(value) for name, value in test.items()},

@@ -2,7 +2,8 @@
 
 ``import dmelodies_tfds`` registers the ``dmelodies`` TFDS builder (when tensorflow_datasets is
 installed), so ``tfds.load("dmelodies")`` works. The numpy core needs neither TensorFlow nor music21;
-music21 is imported only by the rendering and export functions.
+music21 is imported only by the rendering and export functions. "protocol §N" in this package's
+docstrings is section N of docs/protocol.md, the project's specification.
 """
 from dmelodies_tfds.factors import (
     FACTOR_KEYS,

@@ -1,4 +1,4 @@
-"""The nine factors of variation of dMelodies and the index <-> labels bijection (SPEC §1).
+"""The nine factors of variation of dMelodies and the index <-> labels bijection (protocol §1).
 
 This module is the single definition of the factors: the generator, the TFDS features, the
 disentanglement_lib ground-truth view and the report all read their keys, sizes and value names
@@ -28,7 +28,7 @@ class Factor:
 
 
 # The 28 ways to place 6 onsets in the 8 eighth-note slots of a bar, in lexicographic order of the
-# chosen slot tuple (SPEC §1): entry 0 plays slots 0-5, entry 27 plays slots 2-7.
+# chosen slot tuple (protocol §1): entry 0 plays slots 0-5, entry 27 plays slots 2-7.
 RHYTHM_ONSETS: tuple[tuple[int, ...], ...] = tuple(itertools.combinations(range(8), 6))
 RHYTHM_MASKS: np.ndarray = np.zeros((len(RHYTHM_ONSETS), 8), dtype=bool)
 for _row, _onsets in enumerate(RHYTHM_ONSETS):
@@ -126,7 +126,7 @@ def check_labels(labels) -> np.ndarray:
 
 
 def index_to_factors(indices) -> np.ndarray:
-    """Labels (n, 9) of examples ``indices``: the C-order mixed-radix digits of each index (SPEC §1)."""
+    """Labels (n, 9) of examples ``indices``: the C-order mixed-radix digits of each index (protocol §1)."""
     indices = np.atleast_1d(check_indices(indices))
     return np.stack(np.unravel_index(indices.ravel(), FACTOR_SIZES), axis=1).astype(np.int64)
 
@@ -169,7 +169,7 @@ def describe_read_back(labels: Sequence[int]) -> str:
     """One line naming the factors :func:`~dmelodies_tfds.melodies.factors_from_tokens` read back.
 
     ``labels`` is one row of its output, where ``-1`` marks a factor that the tokens do not decide: they
-    are not one of the dataset's melodies (SPEC §2-3: six notes and two rests per bar, arpeggios of one
+    are not one of the dataset's melodies (protocol §2-3: six notes and two rests per bar, arpeggios of one
     tonic, octave and scale), so that factor cannot be read back. Decided factors are named with their
     values, e.g. ``"rhythm_bar2 11110110; not a dMelodies melody, so tonic, …, arp_chord4 cannot be
     read back"``.

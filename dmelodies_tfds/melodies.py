@@ -1,4 +1,4 @@
-"""Labels -> pitches -> tokens, vectorised with numpy, and back (SPEC §2-3).
+"""Labels -> pitches -> tokens, vectorised with numpy, and back (protocol §2-3).
 
 The generator never touches music21: a melody is 12 arpeggiated scale pitches dropped into the
 onset slots of two rhythm masks, so the whole dataset is a few table look-ups. The inverse,
@@ -16,7 +16,7 @@ NOTES_PER_MELODY = 12
 
 REST = "rest"
 CONTINUATION = "__"
-# SPEC §3: entries 2-51 in order of first appearance over the dataset; `rest` = 0 and `__` = 1 fixed here.
+# protocol §3: entries 2-51 in order of first appearance over the dataset; `rest` = 0 and `__` = 1 fixed here.
 VOCABULARY: tuple[str, ...] = (
     "rest", "__", "C4", "E4", "G4", "F4", "A4", "C5", "B4", "D5",
     "E-4", "G#4", "F#4", "B-4", "E5", "G5", "F5", "A5", "C6", "B5",
@@ -32,7 +32,7 @@ CONTINUATION_TOKEN = TOKEN_INDEX[CONTINUATION]
 
 _PITCH_CLASS_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
 
-# Semitone offsets of the nine scale degrees used, per scale label (SPEC §2).
+# Semitone offsets of the nine scale degrees used, per scale label (protocol §2).
 SCALE_OFFSETS = np.array(
     [
         [0, 2, 4, 5, 7, 9, 11, 12, 14],  # major
@@ -68,7 +68,7 @@ def melody_pitches(tonic, octave, scale, arps) -> np.ndarray:
     """MIDI pitches (n, 12) of the arpeggios for the given labels; ``arps`` is (n, 4), 1 = down."""
     tonic, octave, scale = (np.asarray(a, dtype=np.int64) for a in (tonic, octave, scale))
     arps = np.asarray(arps, dtype=np.int64).reshape(-1, 4)
-    root = 12 * (octave + 4 + 1) + tonic  # octave label 0 is octave 4 (SPEC §2)
+    root = 12 * (octave + 4 + 1) + tonic  # octave label 0 is octave 4 (protocol §2)
     # Chord k reversed when arp_chordk is down: (n, 4, 3) scale-degree positions.
     degrees = np.where(arps[:, :, None] == 1, CHORD_DEGREES[None, :, ::-1], CHORD_DEGREES[None])
     offsets = np.take_along_axis(SCALE_OFFSETS[scale], degrees.reshape(len(arps), 12), axis=1)
@@ -138,7 +138,7 @@ def names_to_tokens(names) -> np.ndarray:
 
 
 def _check_token_values(tokens) -> np.ndarray:
-    """``tokens`` (any shape) as int64, or ``ValueError``: not integers (bool, float: SPEC §3 tokens are
+    """``tokens`` (any shape) as int64, or ``ValueError``: not integers (bool, float: protocol §3 tokens are
     int32 vocabulary indices), or outside the vocabulary (the value given is shown, never a wrapped one)."""
     tokens = F.as_int_array(tokens, "tokens")
     bad = (tokens < 0) | (tokens >= VOCABULARY_SIZE)

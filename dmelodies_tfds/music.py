@@ -1,9 +1,9 @@
 """music21 at the edge: one melody's 16 tokens <-> a music21 ``Score``, and MIDI / MusicXML files.
 
-The generator never needs music21 (SPEC §8); this module only renders tokens for listening and
+The generator never needs music21 (protocol §8); this module only renders tokens for listening and
 engraving, and parses scores back so that exported or hand-made melodies can be fed to the models.
-A melody is two 4/4 bars of eight eighth-note slots (SPEC §2): a token is a note starting in its slot,
-``rest``, or ``__`` holding the previous note one more eighth (SPEC §3).
+A melody is two 4/4 bars of eight eighth-note slots (protocol §2): a token is a note starting in its slot,
+``rest``, or ``__`` holding the previous note one more eighth (protocol §3).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Piano rolls of 16-token melodies with matplotlib, for latent traversals (SPEC §2-3).
+"""Piano rolls of 16-token melodies with matplotlib, for latent traversals (protocol §2-3).
 
-A melody is two 4/4 bars of eight eighth-note slots (SPEC §2). A token is a note starting in its slot,
-``rest``, or ``__`` holding whatever came before one more eighth (SPEC §3), so a piano roll draws each
+A melody is two 4/4 bars of eight eighth-note slots (protocol §2). A token is a note starting in its slot,
+``rest``, or ``__`` holding whatever came before one more eighth (protocol §3), so a piano roll draws each
 note as one bar from its onset across its held slots, with a gap before the next onset: a held note
 and a repeated note look different. ``__`` after a rest (or at slot 0) holds the silence.
 
@@ -74,7 +74,7 @@ def note_events(tokens) -> tuple[Note, ...]:
 
 
 def note_label(midi: int) -> str:
-    """A pitch as a musician reads it, with the release's spelling (SPEC §3): 63 -> 'E♭4', 66 -> 'F♯4'."""
+    """A pitch as a musician reads it, with the release's spelling (protocol §3): 63 -> 'E♭4', 66 -> 'F♯4'."""
     return M.note_name(int(midi)).replace("-", "\u266d").replace("#", "\u266f")
 
 

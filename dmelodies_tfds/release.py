@@ -1,8 +1,8 @@
-"""The public release's ``.npz`` layout (SPEC §5): export the whole dataset, and verify a release file.
+"""The public release's ``.npz`` layout (protocol §5): export the whole dataset, and verify a release file.
 
 The layout holds pickled dictionaries, so loading one can run arbitrary code: :func:`verify_npz`
 unpickles only when the caller says ``trust=True``. Verification compares token *names*, not
-indices, because the release's order of ``rest`` and ``__`` depended on string hashing (SPEC §3, §8).
+indices, because the release's order of ``rest`` and ``__`` depended on string hashing (protocol §3, §8).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ VERSION = 1
 
 
 def release_arrays(date: str | None = None) -> dict[str, np.ndarray]:
-    """The arrays of the release layout for the whole dataset, in index order (SPEC §3, §5)."""
+    """The arrays of the release layout for the whole dataset, in index order (protocol §3, §5)."""
     return {
         "score_array": M.generate_tokens(),
         "latent_array": F.index_to_factors(np.arange(F.NUM_EXAMPLES)).astype(np.int32),
@@ -39,7 +39,7 @@ def release_arrays(date: str | None = None) -> dict[str, np.ndarray]:
 
 
 def release_dicts(date: str | None = None) -> dict[str, np.ndarray]:
-    """The layout's four pickled dictionaries, each as a 0-d object array (SPEC §5)."""
+    """The layout's four pickled dictionaries, each as a 0-d object array (protocol §5)."""
     index2note = dict(enumerate(M.VOCABULARY))
     metadata = {
         "title": TITLE,
@@ -88,7 +88,7 @@ class VerifyReport:
 
     @property
     def token_order(self) -> str:
-        """``"project"`` when ``rest`` = 0 and ``__`` = 1 as here (SPEC §3), else ``"swapped"`` or ``"other"``."""
+        """``"project"`` when ``rest`` = 0 and ``__`` = 1 as here (protocol §3), else ``"swapped"`` or ``"other"``."""
         order = (self.rest_index, self.continuation_index)
         return {(0, 1): "project", (1, 0): "swapped"}.get(order, "other")
 
@@ -186,7 +186,7 @@ def _check_metadata(metadata: dict) -> dict:
     names = metadata.get("latents_names")
     if not isinstance(names, (list, tuple)) or tuple(names) != F.FACTOR_KEYS:
         shown = tuple(names) if isinstance(names, (list, tuple)) else names
-        raise ValueError(f"metadata latents_names is {short_repr(shown)}, expected {F.FACTOR_KEYS} (SPEC §1, §5)")
+        raise ValueError(f"metadata latents_names is {short_repr(shown)}, expected {F.FACTOR_KEYS} (protocol §1, §5)")
     return metadata
 
 
@@ -205,7 +205,7 @@ def _value_name(value) -> str:
 
 def _check_latent_dicts(latent_dicts: dict) -> None:
     if tuple(latent_dicts) != F.FACTOR_KEYS:
-        raise ValueError(f"latent_dicts has factors {tuple(latent_dicts)}, expected {F.FACTOR_KEYS} (SPEC §1)")
+        raise ValueError(f"latent_dicts has factors {tuple(latent_dicts)}, expected {F.FACTOR_KEYS} (protocol §1)")
     for factor in F.FACTORS:
         table = latent_dicts[factor.key]
         if not isinstance(table, dict):
@@ -217,7 +217,7 @@ def _check_latent_dicts(latent_dicts: dict) -> None:
 
 
 def _token_remap(index2note: dict, note2index: dict) -> tuple[np.ndarray, list[str]]:
-    """For each of the file's token indices, our index of the same token name (SPEC §3)."""
+    """For each of the file's token indices, our index of the same token name (protocol §3)."""
     if any(isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) for i in index2note):
         raise ValueError("index2note_dict keys are not all integers")
     indices = sorted(int(i) for i in index2note)

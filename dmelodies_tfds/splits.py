@@ -1,4 +1,4 @@
-"""Train / validation / test splits: the paper's random 70/20/10 (SPEC §4) and three generalisation splits.
+"""Train / validation / test splits: the paper's random 70/20/10 (protocol §4) and three generalisation splits.
 
 A random split of a fully crossed factor grid tests memory rather than generalisation: every test
 melody's factor combination is one step from a training melody's. The generalisation splits, after
@@ -138,7 +138,7 @@ def permutation(seed: int = 0) -> np.ndarray:
 def split_indices(split: str, seed: int = 0, config: str = "random") -> np.ndarray:
     """Example indices of ``split`` ("train", "validation" or "test") of split config ``config``.
 
-    ``config`` "random" is the paper's split (SPEC §4); the others are in :data:`HELD_OUT` and the
+    ``config`` "random" is the paper's split (protocol §4); the others are in :data:`HELD_OUT` and the
     module docstring. Either way the indices are in the order of the seed's permutation.
     """
     if split not in SPLITS:

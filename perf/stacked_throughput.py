@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(os.path.abspath(__file__))]
 
 BATCH_SIZE = 512
-STUDY_STEPS = 100 * 1852  # SPEC §6: 100 epochs of the full train split at batch 512
+STUDY_STEPS = 100 * 1852  # protocol §6: 100 epochs of the full train split at batch 512
 
 
 def stacked_group(architecture: str, members: int, steps_per_epoch: int):

@@ -1,6 +1,6 @@
 // The latent explorer's page (served by benchmarks/explore.py): plain JavaScript, SVG and WebAudio, no
 // dependencies. Every melody comes from the server, already decoded, read back and cut into notes; the
-// page only draws, plays and sends codes. A melody is 16 eighth-note slots in two 4/4 bars (SPEC §2).
+// page only draws, plays and sends codes. A melody is 16 eighth-note slots in two 4/4 bars (protocol §2).
 "use strict";
 
 const SLOTS = 16;

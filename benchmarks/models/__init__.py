@@ -1,4 +1,4 @@
-"""The benchmark networks, one module each (SPEC §6). Importing this package registers the custom
+"""The benchmark networks, one module each (protocol §6). Importing this package registers the custom
 layers that ``decoder.keras`` files need (``keras.saving.load_model`` then works)."""
 from benchmarks.models.architecture import Architecture
 from benchmarks.models.cnn_vae import build_cnn_vae

@@ -6,7 +6,7 @@ from typing import Callable, Optional
 
 import keras
 
-# SPEC §6: every weight matrix (dense, convolution, embedding, recurrent) starts Glorot/Xavier-normal.
+# protocol §6: every weight matrix (dense, convolution, embedding, recurrent) starts Glorot/Xavier-normal.
 INITIALIZER = "glorot_normal"
 
 
@@ -19,9 +19,9 @@ class Architecture:
       encoder: inputs -> ``[z_mean, z_log_std]``, built only from Keras' own layers so that it loads
         with ``keras.saving.load_model`` and nothing else (evaluation reads it that way).
       decoder: z -> logits, decoding freely: what evaluation and ``decoder.keras`` use.
-      likelihood: the output distribution: "categorical" (token logits, SPEC §6) or "bernoulli" (pixels).
+      likelihood: the output distribution: "categorical" (token logits, protocol §6) or "bernoulli" (pixels).
       teacher_forced_decoder: ``[z, targets]`` -> logits sharing the decoder's weights, for decoders that
-        are teacher-forced in training (the RNN, SPEC §6); None when training decodes like evaluation.
+        are teacher-forced in training (the RNN, protocol §6); None when training decodes like evaluation.
       training_encoder: ``(inputs, training)`` -> ``[z_mean, z_log_std]``: the encoder's function from the
         encoder's own weights and random layers, in a formulation that trains faster than Keras' layers
         allow (the CNN's and the RNN's); None to train ``encoder`` itself.
@@ -35,13 +35,13 @@ class Architecture:
     training_encoder: Optional[Callable[..., list]] = None
 
     def count_params(self) -> dict[str, int]:
-        """Parameters of the encoder, the decoder and both, for the run log (SPEC §6 sizes)."""
+        """Parameters of the encoder, the decoder and both, for the run log (protocol §6 sizes)."""
         encoder, decoder = self.encoder.count_params(), self.decoder.count_params()
         return {"encoder": encoder, "decoder": decoder, "total": encoder + decoder}
 
 
 def gaussian_heads(features, latent_dim: int, hidden_units: int, name: str = "encoder") -> list:
-    """The posterior's two heads, each Dense(hidden) + SELU + Dense(latent): mean and log std (SPEC §6)."""
+    """The posterior's two heads, each Dense(hidden) + SELU + Dense(latent): mean and log std (protocol §6)."""
     heads = []
     for head in ("z_mean", "z_log_std"):
         hidden = keras.layers.Dense(hidden_units, activation="selu", kernel_initializer=INITIALIZER,

@@ -1,6 +1,6 @@
 """Short strided 1-D convolutions computed as one matmul with a banded kernel.
 
-The CNN VAE's convolutions (SPEC §6: kernel 4, stride 2, padding 1) run over lengths 16 down to 1
+The CNN VAE's convolutions (protocol §6: kernel 4, stride 2, padding 1) run over lengths 16 down to 1
 with up to 128 channels. At these sizes oneDNN's convolution kernels, their backward ones above all,
 reach about a third of matmul speed on a CPU (perf/PROFILE.md). A convolution over a sequence this
 short is also a linear map from the whole flattened input (``L_in × C``) to the whole output

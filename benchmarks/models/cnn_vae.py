@@ -1,4 +1,4 @@
-"""The paper's 1-D convolutional VAE for dMelodies (SPEC §6, about 126k parameters)."""
+"""The paper's 1-D convolutional VAE for dMelodies (protocol §6, about 126k parameters)."""
 from __future__ import annotations
 
 import gin

@@ -1,4 +1,4 @@
-"""FactorVAE's discriminator: is a code drawn from q(z), or from the product of its marginals? (SPEC §6)"""
+"""FactorVAE's discriminator: is a code drawn from q(z), or from the product of its marginals? (protocol §6)"""
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,4 +1,4 @@
-"""The dSprites comparison VAE (SPEC §6): the standard FactorVAE/disentanglement_lib convolutional VAE.
+"""The dSprites comparison VAE (protocol §6): the standard FactorVAE/disentanglement_lib convolutional VAE.
 
 It lets the benchmark code be checked on the dataset the methods were designed for: 64x64 binary
 images, latent size 10, Bernoulli pixel likelihood.

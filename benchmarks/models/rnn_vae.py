@@ -1,4 +1,4 @@
-"""The paper's hierarchical recurrent VAE for dMelodies (SPEC §6, about 289k parameters).
+"""The paper's hierarchical recurrent VAE for dMelodies (protocol §6, about 289k parameters).
 
 The encoder is a 2-layer bidirectional GRU; the decoder is hierarchical: a bar-level GRU produces one
 state per bar, and a slot-level GRU, re-initialised from each bar state, emits that bar's eight tokens,
@@ -81,7 +81,7 @@ def run_direction(cell, projections, reverse: bool, update=gru_update) -> list:
 
 @keras.saving.register_keras_serializable(package="dmelodies")
 class HierarchicalDecoder(keras.layers.Layer):
-    """z -> token logits (batch, bars * slots_per_bar, vocabulary), bar by bar (SPEC §6).
+    """z -> token logits (batch, bars * slots_per_bar, vocabulary), bar by bar (protocol §6).
 
     Called as ``decoder(z)`` it decodes freely (argmax feedback). Called as ``decoder(z, targets)`` with
     ``training=True`` it teacher-forces the whole batch with probability ``teacher_forcing``.
@@ -104,7 +104,7 @@ class HierarchicalDecoder(keras.layers.Layer):
                                                       name="decoder_embedding")
         self.slot_cells = [_gru_cell(units, f"slot_gru{i + 1}") for i in range(num_layers)]
         self.to_logits = _dense(vocabulary_size, "logits")
-        # SPEC §6: both 2-layer GRUs use dropout between their layers in training, like the encoder's.
+        # protocol §6: both 2-layer GRUs use dropout between their layers in training, like the encoder's.
         self.bar_dropout = keras.layers.Dropout(dropout, name="bar_gru_dropout")
         self.slot_dropout = keras.layers.Dropout(dropout, name="slot_gru_dropout")
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -217,7 +217,7 @@ def build_rnn_vae(
 ) -> Architecture:
     """Embedding -> 2-layer bidirectional GRU -> four final states (256) -> Gaussian heads; the
     :class:`HierarchicalDecoder`. ``dropout`` is applied between the two layers of every GRU, encoder
-    and decoder alike (SPEC §6). ``unroll`` only changes speed (16 steps unroll cheaply on CPU)."""
+    and decoder alike (protocol §6). ``unroll`` only changes speed (16 steps unroll cheaply on CPU)."""
     tokens = keras.Input((sequence_length,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocabulary_size, embedding_dim, embeddings_initializer=INITIALIZER,
                                name="embedding")(tokens)

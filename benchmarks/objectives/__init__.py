@@ -1,4 +1,4 @@
-"""The objectives, one ``keras.Model`` subclass each: the paper's three (SPEC §6), the unsupervised
+"""The objectives, one ``keras.Model`` subclass each: the paper's three (protocol §6), the unsupervised
 baselines β-TCVAE and DIP-VAE-I/II, and the supervised music VAEs S2-VAE and AR-VAE; and their schedules."""
 from benchmarks.objectives.annealed_vae import AnnealedVAE
 from benchmarks.objectives.ar_vae import ARVAE

@@ -1,4 +1,4 @@
-"""Annealed-VAE (Burgess et al.'s capacity control, SPEC §6): ``recon + γ_t · |KL − C_t|``.
+"""Annealed-VAE (Burgess et al.'s capacity control, protocol §6): ``recon + γ_t · |KL − C_t|``.
 
 During the warm-up epochs the whole KL term has weight γ_t = 0: the model trains as a plain autoencoder
 (the paper's "β = 0.0"; the original trainer multiplies the term by ``cur_beta = 0``), so the warm-up loss

@@ -9,7 +9,7 @@ dropping the constant log(batch · dataset size), which does not move the gradie
 Where it differs from disentanglement_lib: the encoder gives log σ, not log σ², and the
 reconstruction term is the melody's token cross-entropy summed over its 16 tokens (the ELBO's
 -log p(x | z); disentanglement_lib sums over an image's pixels). The paper's three objectives average
-over tokens instead (SPEC §6) and keep their own KL conventions; neither the KL threshold nor the
+over tokens instead (protocol §6) and keep their own KL conventions; neither the KL threshold nor the
 warm-up applies here: β-TCVAE has no schedule.
 """
 from __future__ import annotations

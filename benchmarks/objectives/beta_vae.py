@@ -1,4 +1,4 @@
-"""β-VAE with the paper's KL threshold (SPEC §6): ``recon + max(0, β_t · KL − τ)``, τ = 50.
+"""β-VAE with the paper's KL threshold (protocol §6): ``recon + max(0, β_t · KL − τ)``, τ = 50.
 
 β_t is 0 for the warm-up epochs, then annealed exponentially to β over 100,000 steps. The threshold
 applies to the scaled term, so the KL is free up to τ / β_t nats.

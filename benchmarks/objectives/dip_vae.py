@@ -9,7 +9,7 @@ disentanglement_lib computes them (``methods/unsupervised/vae.py``: ``compute_co
 
 Where it differs from disentanglement_lib: the encoder gives log σ (σ² = exp(2 log σ)), and the
 reconstruction term is the melody's token cross-entropy summed over its 16 tokens (the ELBO's
--log p(x | z)); no KL threshold, warm-up or annealing (those are the paper's, SPEC §6).
+-log p(x | z)); no KL threshold, warm-up or annealing (those are the paper's, protocol §6).
 """
 from __future__ import annotations
 

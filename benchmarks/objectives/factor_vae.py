@@ -1,4 +1,4 @@
-"""FactorVAE (Kim & Mnih, SPEC §6): ``recon + |KL − 50| + γ · TC``, with a discriminator estimating TC.
+"""FactorVAE (Kim & Mnih, protocol §6): ``recon + |KL − 50| + γ · TC``, with a discriminator estimating TC.
 
 Each batch is split in two halves. The first trains the VAE; its total correlation is estimated as
 ``mean(D(z)[:, 0] − D(z)[:, 1])``, the discriminator's logit of "from q(z)" minus that of "permuted".
@@ -24,7 +24,7 @@ def permute_dims(z, seed):
 
 
 def _default_discriminator_optimizer():
-    # SPEC §6: the discriminator's Adam uses β1 0.8, β2 0.9 (the VAE's 0.9, 0.999).
+    # protocol §6: the discriminator's Adam uses β1 0.8, β2 0.9 (the VAE's 0.9, 0.999).
     return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.8, beta_2=0.9, epsilon=1e-8)
 
 
@@ -35,7 +35,7 @@ class FactorVAE(VAE):
 
     def __init__(self, architecture, gamma: float = 10.0, kl_target: float = 50.0,
                  discriminator=build_discriminator, discriminator_optimizer=None, steps_per_epoch: int = 1):
-        del steps_per_epoch  # no schedule: FactorVAE neither warms up nor anneals (SPEC §6)
+        del steps_per_epoch  # no schedule: FactorVAE neither warms up nor anneals (protocol §6)
         super().__init__(architecture)
         self.gamma, self.kl_target = float(gamma), float(kl_target)
         self.discriminator = discriminator(self.encoder.output[0].shape[-1])

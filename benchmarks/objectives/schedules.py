@@ -1,4 +1,4 @@
-"""Per-step hyperparameter schedules: warm-up, then exponential annealing to a target (SPEC §6).
+"""Per-step hyperparameter schedules: warm-up, then exponential annealing to a target (protocol §6).
 
 β-VAE anneals β and Annealed-VAE the capacity C: both are 0 for the warm-up steps, then follow
 ``value(k) = (1 + target) ** (k / annealing_steps) - 1`` for the k-th step after warm-up, which rises
@@ -10,7 +10,7 @@ from keras import ops
 
 
 def warmup_steps(warmup_epochs: float, steps_per_epoch: int) -> int:
-    """SPEC §6 gives the warm-up in epochs; the schedules count optimiser steps. A fractional number of
+    """protocol §6 gives the warm-up in epochs; the schedules count optimiser steps. A fractional number of
     epochs (the compressed protocol scales 10 epochs down to 0.5) rounds to the nearest step."""
     if warmup_epochs < 0:
         raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")

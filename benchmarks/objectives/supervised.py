@@ -1,7 +1,7 @@
 """What the supervised music VAEs share (Pati & Lerch, ISMIR 2021, "Is Disentanglement enough? On Latent
 Representations for Controllable Music Generation"; code: ashispati/dmelodies_controllability).
 
-Both S2-VAE and AR-VAE add to the paper's β-VAE objective (SPEC §6: ``recon + max(0, β_t · KL − C)``,
+Both S2-VAE and AR-VAE add to the paper's β-VAE objective (protocol §6: ``recon + max(0, β_t · KL − C)``,
 with the follow-up's β = 0.2, C = 50, the same warm-up and annealing) a term ``γ · Σ_k loss_k`` that
 ties latent dimension k to the k-th supervised factor, computed on the factors' labels scaled to [0, 1]
 (label / (number of values − 1), the follow-up's ``LATENT_NORMALIZATION_FACTORS``).

@@ -1,5 +1,5 @@
 """What the objectives share: the reparameterised sample, the KL term, the reconstruction term, and a
-``keras.Model`` that trains an :class:`~benchmarks.models.Architecture` (SPEC §6).
+``keras.Model`` that trains an :class:`~benchmarks.models.Architecture` (protocol §6).
 
 A subclass states its loss in :meth:`VAE.objective`; the generic ``train_step`` differentiates it with
 respect to the encoder and decoder only and reports every term to the loss trackers. A supervised
@@ -19,7 +19,7 @@ from benchmarks.models import Architecture
 
 
 class Sampling(keras.layers.Layer):
-    """z = mean + exp(log_std) * ε, ε ~ N(0, I): the reparameterised posterior sample (SPEC §6)."""
+    """z = mean + exp(log_std) * ε, ε ~ N(0, I): the reparameterised posterior sample (protocol §6)."""
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -69,7 +69,7 @@ def dense_gradients(gradients: list) -> list:
     of (g_i² − v)(1 − β2) for each), which is not Adam: it accumulates Σ g_i² where Adam has (Σ g_i)²,
     and a token seen n times in a batch moved by up to √n times the learning rate per step (on
     dMelodies, tens of times). Summed first, as PyTorch's dense embedding gradient is (the original's
-    optimiser, SPEC §6), the update is Adam's.
+    optimiser, protocol §6), the update is Adam's.
     """
     return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
 
@@ -97,7 +97,7 @@ class VAE(keras.Model):
       architecture: the encoder and decoder to train.
 
     Every objective also accepts ``steps_per_epoch`` (``train`` passes it to all of them alike): the
-    schedules count steps, while SPEC §6 gives their warm-up in epochs.
+    schedules count steps, while protocol §6 gives their warm-up in epochs.
 
     Random draws (posterior samples, dropout, teacher forcing, permutations) are seeded from
     ``keras.utils.set_random_seed``'s state when the model is built.
@@ -114,7 +114,7 @@ class VAE(keras.Model):
         self.teacher_forced_decoder = architecture.teacher_forced_decoder
         self.training_encoder = architecture.training_encoder
         self.reconstruct = RECONSTRUCTIONS[architecture.likelihood]
-        # The reconstruction term is the token cross-entropy's mean (SPEC §6); an ELBO needs the negative
+        # The reconstruction term is the token cross-entropy's mean (protocol §6); an ELBO needs the negative
         # log-likelihood of a whole example: the mean times the tokens per example. Bernoulli images are
         # already summed per image.
         self.elements_per_example = (

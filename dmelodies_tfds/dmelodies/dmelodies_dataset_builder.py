@@ -1,7 +1,7 @@
 """dMelodies: 1,354,752 two-bar melodies with nine independent factors of variation.
 
 The builder generates every example from its labels (no download) and writes the paper's
-train / validation / test split (SPEC §4, seed 0), or one of the generalisation splits of
+train / validation / test split (protocol §4, seed 0), or one of the generalisation splits of
 :mod:`dmelodies_tfds.splits` (configs ``composition``, ``interpolation``, ``extrapolation``), as
 standard TFDS shards, each split's records in its permutation order. The shards are TFRecord files,
 or ArrayRecord files when the builder is asked for ``file_format="array_record"``: then
@@ -161,7 +161,7 @@ for _name in splits.GENERALISATION_CONFIGS:
     _BASES[_name] = (_name, None, splits.HELD_OUT[_name].description + " " + _GENERALISATION_SPLITS)
     _BASES[f"tiny_{_name}"] = (_name, _TINY_SIZES, _TINY.format(splits=f"the {_name} config's") + " (split seed {seed}), for tests.")
 BASE_CONFIGS = tuple(_BASES)
-# The paper's training seeds {0, 1, 2} each re-split the data (SPEC §4, §6): one config per seed.
+# The paper's training seeds {0, 1, 2} each re-split the data (protocol §4, §6): one config per seed.
 PAPER_SPLIT_SEEDS = (0, 1, 2)
 
 
@@ -171,7 +171,7 @@ def config_name(base: str, split_seed: int = 0) -> str:
 
 
 def make_config(base: str, split_seed: int = 0) -> DMelodiesConfig:
-    """The builder config of ``base`` (one of :data:`BASE_CONFIGS`) cut from split seed ``split_seed`` (SPEC §4)."""
+    """The builder config of ``base`` (one of :data:`BASE_CONFIGS`) cut from split seed ``split_seed`` (protocol §4)."""
     if base not in _BASES:
         raise ValueError(f"unknown dmelodies config {base!r}; configs are {', '.join(_BASES)}")
     if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or not 0 <= split_seed < 2**32:

@@ -9,7 +9,7 @@ LATENT_DIM = 32
 
 
 def build_tiny_networks(seed: int = 0):
-    """A tiny encoder/decoder pair in the saved-run format (SPEC §6 shapes, Keras' own layers only).
+    """A tiny encoder/decoder pair in the saved-run format (protocol §6 shapes, Keras' own layers only).
 
     encoder: tokens (batch, 16) int32 -> [z_mean, z_log_std], (batch, 32) each; decoder: z -> logits
     (batch, 16, 52). The embedding is wide enough that codes vary well beyond the FactorVAE score's

@@ -1,4 +1,4 @@
-"""One seed, one run (SPEC §6 "Training", §7): the same training command twice gives the same numbers, and
+"""One seed, one run (protocol §6 "Training", §7): the same training command twice gives the same numbers, and
 a run resumed from a checkpoint in the middle of annealing follows the uninterrupted run's schedule.
 
 Runs are tiny: the `tiny` dMelodies config, a few steps of batches of 100.

@@ -32,7 +32,7 @@ SMALL = {
               "modularity_explicitness.num_test = 200", "sap_score.num_train = 300", "sap_score.num_test = 200"],
 }
 SMALL["paper_factor_vae"] = SMALL["paper"]
-# The results file each config writes: both paper protocols are named "paper" (SPEC §7).
+# The results file each config writes: both paper protocols are named "paper" (protocol §7).
 RESULT_NAME = {name: "paper" if name.startswith("paper") else name for name in SMALL}
 
 
@@ -111,7 +111,7 @@ def test_paper_protocol_scores_sampled_codes_of_the_first_test_melodies(tiny_net
 
 
 def test_paper_protocol_sizes_follow_the_papers_trainers():
-    """SPEC §7: 201 test batches of 512 (β-VAE, Annealed-VAE) or of 256 (FactorVAE), 60/40 in-sample."""
+    """protocol §7: 201 test batches of 512 (β-VAE, Annealed-VAE) or of 256 (FactorVAE), 60/40 in-sample."""
     import gin
 
     for name, batch in (("paper", 512), ("paper_factor_vae", 256)):
@@ -141,7 +141,7 @@ def _run_dir(tmp_path, tiny_model_dir, **results):
 
 
 def test_a_run_is_scored_on_the_test_melodies_of_its_own_split(tmp_path, tiny_model_dir):
-    """SPEC §6: a run with split seed s is scored on split s's test melodies, and the file says so."""
+    """protocol §6: a run with split seed s is scored on split s's test melodies, and the file says so."""
     run_dir = _run_dir(tmp_path, tiny_model_dir, method="beta_vae", split_seed=2)
     result, _ = E.run(run_dir, [E.config_file("paper")], SMALL["paper"])
     assert result["split_seed"] == 2

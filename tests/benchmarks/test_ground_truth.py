@@ -24,7 +24,7 @@ def test_observations_are_the_generators_melodies():
     assert observations.dtype == np.int32 and observations.shape == (500, 16)
     np.testing.assert_array_equal(observations, d.generate_tokens(d.factors_to_index(factors)))
     np.testing.assert_array_equal(d.factors_from_tokens(observations), factors)
-    # SPEC §3's example: index 884,613 is G, octave 6, minor, rhythms 14 and 16, arps up/down/up/down.
+    # protocol §3's example: index 884,613 is G, octave 6, minor, rhythms 14 and 16, arps up/down/up/down.
     example = data.sample_observations_from_factors(np.array([[7, 2, 1, 14, 16, 0, 1, 0, 1]]), None)
     assert example[0].tolist() == [26, 35, 0, 0, 31, 45, 40, 29, 31, 0, 44, 47, 31, 35, 0, 26]
 

@@ -1,4 +1,4 @@
-"""The metric configs give the numbers the published formulas give (SPEC §7), checked on codes whose scores
+"""The metric configs give the numbers the published formulas give (protocol §7), checked on codes whose scores
 are known: computed here by hand, or by a small independent implementation run on the very (code, factor)
 pairs disentanglement_lib scored.
 
@@ -23,7 +23,7 @@ import dmelodies_tfds as d
 from benchmarks import evaluate as E
 from benchmarks.gin_config import parse_config
 
-NUM_BINS = 20  # SPEC §7: histogram discretiser with 20 bins for MIG and Modularity
+NUM_BINS = 20  # protocol §7: histogram discretiser with 20 bins for MIG and Modularity
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def test_sap_of_duplicated_codes_is_zero():
 
 def test_paper_protocol_scores_the_first_test_melodies_of_the_split():
     """Every metric scores the first N test melodies of split s in the paper loader's order: MIG all
-    of them, Modularity and SAP the first 60 % against the remaining 40 % (SPEC §7)."""
+    of them, Modularity and SAP the first 60 % against the remaining 40 % (protocol §7)."""
     n, n_train = 1000, 600
     bindings = [f"split_prefix.num_examples = {n}", f"mig.num_train = {n}",
                 f"modularity_explicitness.num_train = {n_train}", f"modularity_explicitness.num_test = {n - n_train}",
@@ -321,7 +321,7 @@ def _bound(key):
 
 @pytest.mark.parametrize("name, batch", [("paper", 512), ("paper_factor_vae", 256)])
 def test_paper_protocol_sizes(name, batch):
-    """SPEC §7: 201 test batches (of 512, or 256 for FactorVAE); MIG on all of them, Modularity and SAP
+    """protocol §7: 201 test batches (of 512, or 256 for FactorVAE); MIG on all of them, Modularity and SAP
     in-sample on the first int(0.6 · N) and the rest; posterior samples; 20 bins; discrete SAP."""
     n = 201 * batch
     n_train = int(0.6 * n)
@@ -334,7 +334,7 @@ def test_paper_protocol_sizes(name, batch):
 
 
 def test_standard_protocol_sizes():
-    """SPEC §7: disentanglement_lib's standard study: posterior means of 10,000 points (5,000 more to test)."""
+    """protocol §7: disentanglement_lib's standard study: posterior means of 10,000 points (5,000 more to test)."""
     assert _config("mig") == {"evaluation.name": "mig", "evaluation.metrics": ["mig"],
                               "evaluation.representation": "mean", "discretizer.num_bins": 20,
                               "mig.num_train": 10_000}

@@ -1,4 +1,4 @@
-"""The benchmark networks match SPEC §6: shapes, parameter counts, and the RNN decoder's feeding rules."""
+"""The benchmark networks match protocol §6: shapes, parameter counts, and the RNN decoder's feeding rules."""
 import os
 
 import keras
@@ -27,7 +27,7 @@ def test_vae_shapes_and_parameter_counts(build, spec_total, exact, tokens):
     assert z_mean.shape == z_log_std.shape == (6, 32)
     assert architecture.decoder(z_mean).shape == (6, T, V)
     counts = architecture.count_params()
-    # SPEC's counts used 62 output classes; with the 52-token vocabulary they stay within 1 %.
+    # The release's counts (protocol §6) used 62 output classes; with the 52-token vocabulary they stay within 1 %.
     assert counts["total"] == exact
     assert abs(counts["total"] - spec_total) / spec_total < 0.01
     assert counts["encoder"] + counts["decoder"] == counts["total"]
@@ -64,7 +64,7 @@ def test_rnn_decoder_feeds_back_its_own_argmax_when_free_running():
     forced = layer(z, other, training=True)
     np.testing.assert_allclose(forced[:, 0], free[:, 0], rtol=1e-5, atol=1e-5)  # slot 0 sees the start vector
     assert not np.allclose(forced[:, 1:], free[:, 1:])
-    # Outside training the targets are ignored: evaluation never teacher-forces (SPEC §7).
+    # Outside training the targets are ignored: evaluation never teacher-forces (protocol §7).
     np.testing.assert_allclose(layer(z, other, training=False), free, rtol=1e-5, atol=1e-5)
 
 
@@ -79,7 +79,7 @@ def test_rnn_teacher_forcing_is_drawn_once_per_batch():
 
 
 def test_rnn_decoder_drops_out_between_its_gru_layers_only_in_training():
-    """SPEC §6: both decoder GRUs (bar- and slot-level) use dropout 0.2 between their two layers."""
+    """protocol §6: both decoder GRUs (bar- and slot-level) use dropout 0.2 between their two layers."""
     z = np.random.default_rng(0).standard_normal((8, 32)).astype("float32")
     keras.utils.set_random_seed(0)
     decoder = build_rnn_vae().decoder
@@ -105,7 +105,7 @@ def test_rnn_decoder_round_trips_through_keras_saving(tmp_path):
 def test_discriminator():
     discriminator = build_discriminator(32)
     assert discriminator(keras.random.normal((7, 32))).shape == (7, 2)
-    # Dense 64, LeakyReLU, three times, then Dense 2 (SPEC §6).
+    # Dense 64, LeakyReLU, three times, then Dense 2 (protocol §6).
     assert discriminator.count_params() == (32 * 64 + 64) + 2 * (64 * 64 + 64) + (64 * 2 + 2)
     big = build_discriminator(10, hidden_units=(1000, 1000, 1000, 1000, 512))
     assert big(keras.random.normal((2, 10))).shape == (2, 2)
@@ -122,7 +122,7 @@ def test_dsprites_vae_shapes():
 
 @pytest.mark.parametrize("build", [build_cnn_vae, build_rnn_vae])
 def test_every_bias_starts_at_zero(build):
-    """SPEC §6: zero biases, a documented difference from PyTorch's uniform default (README)."""
+    """protocol §6: zero biases, a documented difference from PyTorch's uniform default (README)."""
     architecture = build()
     biases = [w for model in (architecture.encoder, architecture.decoder) for w in model.weights
               if "bias" in w.path]
@@ -132,7 +132,7 @@ def test_every_bias_starts_at_zero(build):
 
 
 def test_the_paper_configs_warm_up_for_ten_epochs():
-    """SPEC §6: 10 warm-up epochs (the paper), not the original code's 11, counted in epochs."""
+    """protocol §6: 10 warm-up epochs (the paper), not the original code's 11, counted in epochs."""
     import gin
 
     from benchmarks import train as train_lib  # noqa: F401  (registers the configurables)

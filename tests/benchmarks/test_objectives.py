@@ -1,4 +1,4 @@
-"""The objectives and schedules compute SPEC §6's equations; FactorVAE's two updates stay apart."""
+"""The objectives and schedules compute protocol §6's equations; FactorVAE's two updates stay apart."""
 import gin
 import keras
 import numpy as np
@@ -132,19 +132,19 @@ def test_factor_vae_optimisers_own_disjoint_weights():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Exact values, computed by hand (SPEC §6), for every objective term and schedule. The schedules count
+# Exact values, computed by hand (protocol §6), for every objective term and schedule. The schedules count
 # optimiser steps, the warm-up is given in epochs: every model below has steps_per_epoch > 1, so a
 # warm-up counted in steps instead of epochs changes a value checked here.
 # ---------------------------------------------------------------------------------------------------
 
 def _anneal(target, step, warmup, annealing):
-    """SPEC §6 by hand: 0 during warm-up, (1 + target) ** (k / annealing) - 1 for k steps after, then target."""
+    """protocol §6 by hand: 0 during warm-up, (1 + target) ** (k / annealing) - 1 for k steps after, then target."""
     k = min(max(step - warmup, 0), annealing)
     return (1.0 + target) ** (k / annealing) - 1.0
 
 
 def test_warmup_epochs_are_converted_to_steps_rounding_to_the_nearest():
-    """SPEC §6: 10 warm-up epochs; the compressed protocol's 0.5 epochs round to the nearest step."""
+    """protocol §6: 10 warm-up epochs; the compressed protocol's 0.5 epochs round to the nearest step."""
     assert warmup_steps(10, 1852) == 18_520
     assert warmup_steps(0.5, 7) == 4  # 3.5 steps
     assert warmup_steps(0.26, 10) == 3  # 2.6 steps: rounded, not truncated
@@ -184,7 +184,7 @@ BETA_CASES = [
 
 @pytest.mark.parametrize("step, kl, expected", BETA_CASES)
 def test_beta_vae_loss_by_hand(step, kl, expected):
-    """SPEC §6: recon + max(0, β_t · KL − τ), β_t from the schedule."""
+    """protocol §6: recon + max(0, β_t · KL − τ), β_t from the schedule."""
     model = BetaVAE(_tiny_architecture(), beta=4.0, kl_threshold=50.0, warmup_epochs=2, annealing_steps=20,
                     steps_per_epoch=5)
     loss, logs = model.objective(_terms(1.5, kl), keras.Variable(step, dtype="int64"))
@@ -207,7 +207,7 @@ ANNEALED_CASES = [
 
 @pytest.mark.parametrize("step, kl, expected", ANNEALED_CASES)
 def test_annealed_vae_loss_by_hand(step, kl, expected):
-    """SPEC §6: recon during warm-up, then recon + γ · |KL − C_t|."""
+    """protocol §6: recon during warm-up, then recon + γ · |KL − C_t|."""
     model = AnnealedVAE(_tiny_architecture(), capacity=25.0, gamma=2.0, warmup_epochs=2, annealing_steps=20,
                         steps_per_epoch=5)
     loss, logs = model.objective(_terms(1.0, kl), keras.Variable(step, dtype="int64"))
@@ -216,7 +216,7 @@ def test_annealed_vae_loss_by_hand(step, kl, expected):
 
 
 def test_paper_warmup_is_ten_epochs_of_steps():
-    """The gin files' 10 warm-up epochs at the full dataset's steps per epoch (SPEC §6)."""
+    """The gin files' 10 warm-up epochs at the full dataset's steps per epoch (protocol §6)."""
     steps_per_epoch = 1852
     model = AnnealedVAE(_tiny_architecture(), capacity=50.0, steps_per_epoch=steps_per_epoch)
     end = 10 * steps_per_epoch
@@ -251,7 +251,7 @@ def _tiny_architecture(latent=LATENT, log_std_bias=0.0, seed=0):
 
 
 def _set_discriminator_weights(discriminator, seed=1, scale=0.5):
-    """Known weights for the real discriminator (SPEC §6: Dense 64, LeakyReLU(0.2) three times, Dense 2)."""
+    """Known weights for the real discriminator (protocol §6: Dense 64, LeakyReLU(0.2) three times, Dense 2)."""
     rng = np.random.default_rng(seed)
     weights = [rng.normal(0.0, scale, w.shape).astype("float32") for w in discriminator.get_weights()]
     discriminator.set_weights(weights)
@@ -283,7 +283,7 @@ def _factor_vae_with_known_discriminator(gamma, kl_target=50.0, **kwargs):
 
 @pytest.mark.parametrize("gamma, kl", [(10.0, 30.0), (10.0, 70.0), (1.0, 50.0), (0.0, 20.0)])
 def test_factor_vae_loss_by_hand(gamma, kl):
-    """SPEC §6: recon + |KL − 50| + γ · TC, TC = mean(D(z)[:, 0] − D(z)[:, 1])."""
+    """protocol §6: recon + |KL − 50| + γ · TC, TC = mean(D(z)[:, 0] − D(z)[:, 1])."""
     model, weights = _factor_vae_with_known_discriminator(gamma)
     assert [layer.units for layer in model.discriminator.layers if hasattr(layer, "units")] == [64, 64, 64, 2]
     z = np.random.default_rng(2).normal(0.0, 1.0, (8, LATENT)).astype("float32")
@@ -299,7 +299,7 @@ def test_factor_vae_loss_by_hand(gamma, kl):
 
 
 def test_factor_vae_discriminator_loss_by_hand():
-    """SPEC §6: softmax cross-entropy, q(z) samples class 0 and permuted ones class 1, averaged over the two."""
+    """protocol §6: softmax cross-entropy, q(z) samples class 0 and permuted ones class 1, averaged over the two."""
     model, weights = _factor_vae_with_known_discriminator(gamma=10.0)
     rng = np.random.default_rng(3)
     z_joint = rng.normal(0.0, 1.0, (8, LATENT)).astype("float32")
@@ -316,7 +316,7 @@ def test_factor_vae_discriminator_loss_by_hand():
 
 
 def _hand_reconstruction(tokens, logits):
-    """Token cross-entropy averaged over every token (SPEC §6), from log-softmax."""
+    """Token cross-entropy averaged over every token (protocol §6), from log-softmax."""
     log_probabilities = tf.nn.log_softmax(logits, axis=-1)
     return -tf.reduce_mean(tf.gather(log_probabilities, tokens, axis=-1, batch_dims=2))
 
@@ -332,7 +332,7 @@ def _dense(gradients, weights):
 
 
 def test_factor_vae_train_step_descends_recon_plus_kl_plus_gamma_tc():
-    """One real train_step (SPEC §6): the VAE moves down the gradient of recon + |KL − 50| + γ · TC from
+    """One real train_step (protocol §6): the VAE moves down the gradient of recon + |KL − 50| + γ · TC from
     the first half of the batch, and the discriminator down that of its own loss, from the first half's
     codes (class 0) and the second half's permuted ones (class 1). Both optimisers are plain SGD with
     learning rate 1, so each weight moves by exactly minus its gradient, recomputed here by hand.
@@ -390,7 +390,7 @@ def test_factor_vae_train_step_descends_recon_plus_kl_plus_gamma_tc():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Resuming from a checkpoint in the middle of annealing (SPEC §6: the schedule counts optimiser steps).
+# Resuming from a checkpoint in the middle of annealing (protocol §6: the schedule counts optimiser steps).
 # ---------------------------------------------------------------------------------------------------
 
 def _annealed_run(seed):
@@ -437,7 +437,7 @@ def test_a_resumed_run_continues_the_annealing_where_it_stopped(tmp_path):
 
 @pytest.mark.parametrize("objective", [BetaVAE, AnnealedVAE])
 def test_evaluation_decodes_freely_never_teacher_forced(objective):
-    """SPEC §6-7: the RNN is teacher-forced in training only; validation, test and every score decode
+    """protocol §6-7: the RNN is teacher-forced in training only; validation, test and every score decode
     from its own predictions. Evaluation's loss must be the freely decoded one, which for an untrained
     RNN differs from the teacher-forced one."""
     from benchmarks.models import HierarchicalDecoder, build_rnn_vae

@@ -66,7 +66,7 @@ def test_tiny_dmelodies_splits_are_the_papers_first_examples(tmp_path):
 
 
 def test_each_split_seed_reads_its_own_split(tmp_path):
-    """SPEC §4, §6: the original re-split the data for each training seed; tiny is split s's first examples."""
+    """protocol §4, §6: the original re-split the data for each training seed; tiny is split s's first examples."""
     source = data.TFDSSource(config="tiny", data_dir=str(tmp_path))
     for seed in (1, 5):  # 1 is a registered config (the paper's seeds), 5 a custom one
         tokens = source.load("test", split_seed=seed)

@@ -41,7 +41,7 @@ def test_representation_function_by_name(tiny_networks):
 
 
 def test_dropout_is_off(tmp_path):
-    """Inference mode always (SPEC §8): an encoder with dropout gives the same code twice."""
+    """Inference mode always (protocol §8): an encoder with dropout gives the same code twice."""
     tokens = keras.Input((16,), dtype="int32")
     x = keras.layers.Dropout(0.5)(keras.layers.Flatten()(keras.layers.Embedding(52, 8)(tokens)))
     encoder = keras.Model(tokens, [keras.layers.Dense(32)(x), keras.layers.Dense(32)(x)])

@@ -1,4 +1,4 @@
-"""The sweep spells out SPEC §6's 54-run grid, lays runs out for the report, and skips finished runs."""
+"""The sweep spells out protocol §6's 54-run grid, lays runs out for the report, and skips finished runs."""
 import json
 import os
 import re
@@ -64,7 +64,7 @@ def test_a_sweep_runs_what_is_missing_and_skips_what_is_finished(tmp_path):
     assert longer.returncode != 0
     assert "holds a run with a different configuration" in longer.stderr
     assert "error: 1 run(s) failed: cnn_beta_vae/beta=4/seed=1" in longer.stderr
-    # Scoring: the metric configs it lacks, the paper protocol resolved per method (SPEC §7).
+    # Scoring: the metric configs it lacks, the paper protocol resolved per method (protocol §7).
     scored = _sweep(*args, "--metrics=paper,mig", "--gin_bindings=train.verbose = 2")
     assert scored.returncode == 0, scored.stderr[-3000:]
     metrics = tmp_path / "runs" / "cnn_beta_vae" / "beta=4" / "seed=1" / "metrics"

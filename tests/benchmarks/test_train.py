@@ -237,7 +237,7 @@ def test_one_seed_gives_the_same_first_losses(data_dir):
 
 
 def test_a_first_use_dataset_build_does_not_change_the_run(data_dir, tmp_path):
-    """Building the dataset on first use must not shift the seeded initial weights (SPEC §8)."""
+    """Building the dataset on first use must not shift the seeded initial weights (protocol §8)."""
     fresh_data = str(tmp_path / "fresh_tensorflow_datasets")
     built_first = train_lib.run([gin_file("cnn_beta_vae")], quick(fresh_data, **{"train.epochs": 1}),
                                 str(tmp_path / "built_on_first_use"))
@@ -247,7 +247,7 @@ def test_a_first_use_dataset_build_does_not_change_the_run(data_dir, tmp_path):
 
 
 def test_each_seed_trains_on_its_own_split_unless_the_split_is_held(data_dir, tmp_path):
-    """SPEC §6: run seed s trains, validates and tests on split s; ``train.split_seed`` holds it fixed."""
+    """protocol §6: run seed s trains, validates and tests on split s; ``train.split_seed`` holds it fixed."""
     own = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.seed": 1, "train.epochs": 1}),
                         str(tmp_path / "own"))
     held = train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir, **{"train.seed": 1, "train.epochs": 1,

@@ -57,7 +57,7 @@ def test_banded_convolution_matches_keras(transposed, length, channels, filters,
 
 
 def test_tap_placement_connects_each_tap_once_per_position():
-    # Kernel 4, stride 2, padding 1 (SPEC §6): output slot o reads input slots 2o - 1 .. 2o + 2.
+    # Kernel 4, stride 2, padding 1 (protocol §6): output slot o reads input slots 2o - 1 .. 2o + 2.
     placement = tap_placement(8, 4, kernel_size=4, stride=2, transposed=False)
     for o in range(4):
         for k in range(4):

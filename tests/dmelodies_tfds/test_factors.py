@@ -77,7 +77,7 @@ def test_factor_label_accepts_names_and_rejects_unknown_values():
     ([object()], r"indices must be integers, got object <object object>$"),  # no memory address
 ])
 def test_non_integer_indices_are_refused_not_converted(function, bad, message):
-    """SPEC §1: an index is an integer; `[True, False]` used to give melodies 1 and 0."""
+    """protocol §1: an index is an integer; `[True, False]` used to give melodies 1 and 0."""
     with pytest.raises(ValueError, match=message):
         function(bad)
 

@@ -157,7 +157,7 @@ def test_pitch_factors_from_missing_notes_transpositions_and_no_notes():
     ([[10**20] + [0] * 15], r"token out of range: 100000000000000000000 is not in 0..51"),
 ])
 def test_factors_from_tokens_refuses_non_integer_and_overflowing_tokens(bad, message):
-    """SPEC §3: tokens are integer vocabulary indices; floats used to give -1 labels without an error."""
+    """protocol §3: tokens are integer vocabulary indices; floats used to give -1 labels without an error."""
     with pytest.raises(ValueError, match=message):
         d.factors_from_tokens(bad)
 

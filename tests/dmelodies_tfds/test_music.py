@@ -1,4 +1,4 @@
-"""Tokens <-> music21 scores, and MIDI / MusicXML files read back to the same tokens (SPEC §3)."""
+"""Tokens <-> music21 scores, and MIDI / MusicXML files read back to the same tokens (protocol §3)."""
 import music21
 import numpy as np
 import pytest
@@ -6,15 +6,15 @@ import pytest
 import dmelodies_tfds as d
 from dmelodies_tfds import music
 
-SPEC_EXAMPLES = {  # SPEC §3
+PROTOCOL_EXAMPLES = {  # protocol §3
     0: [2, 3, 4, 5, 6, 7, 0, 0, 4, 8, 9, 2, 3, 4, 0, 0],
     d.NUM_EXAMPLES - 1: [0, 0, 43, 31, 30, 49, 46, 42, 0, 0, 51, 47, 43, 43, 31, 30],
     884613: [26, 35, 0, 0, 31, 45, 40, 29, 31, 0, 44, 47, 31, 35, 0, 26],
 }
 SAMPLE = np.concatenate(
-    [list(SPEC_EXAMPLES), np.random.default_rng(2020).choice(d.NUM_EXAMPLES, 50, replace=False)]
+    [list(PROTOCOL_EXAMPLES), np.random.default_rng(2020).choice(d.NUM_EXAMPLES, 50, replace=False)]
 )
-HELD = {  # hand-made melodies with `__`, which the dataset itself never uses (SPEC §3)
+HELD = {  # hand-made melodies with `__`, which the dataset itself never uses (protocol §3)
     "held over the barline": [5, 5, 5, 5, 5, 5, 5, 6, 1, 7, 7, 7, 7, 7, 7, 7],
     "whole melody one note": [2] + [1] * 15,
     "alternating": [2, 1] * 8,
@@ -24,7 +24,7 @@ WRITERS = {"mid": music.write_midi, "musicxml": music.write_musicxml}
 
 
 def test_spec_examples_render_as_named():
-    score = music.to_music21(SPEC_EXAMPLES[884613])
+    score = music.to_music21(PROTOCOL_EXAMPLES[884613])
     names = [n.nameWithOctave if n.isNote else "rest" for n in score.flatten().notesAndRests]
     assert names == ["G6", "B-6", "rest", "rest", "D7", "G7", "E-7", "C7",
                      "D7", "rest", "F#7", "A7", "D7", "B-6", "rest", "G6"]
@@ -78,7 +78,7 @@ def test_files_parse_back_to_the_same_tokens(tmp_path, extension):
 
 
 def test_spec_examples_keep_their_tokens_through_files(tmp_path):
-    for index, expected in SPEC_EXAMPLES.items():
+    for index, expected in PROTOCOL_EXAMPLES.items():
         for extension, write in WRITERS.items():
             write(d.generate_tokens(index)[0], tmp_path / f"{index}.{extension}")
             assert music.tokens_from_music21(music21.converter.parse(tmp_path / f"{index}.{extension}")).tolist() == expected

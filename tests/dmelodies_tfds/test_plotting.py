@@ -1,4 +1,4 @@
-"""Piano rolls of melodies (SPEC §2-3) drawn with matplotlib's Agg backend: what is on the axes."""
+"""Piano rolls of melodies (protocol §2-3) drawn with matplotlib's Agg backend: what is on the axes."""
 import matplotlib
 
 matplotlib.use("Agg")

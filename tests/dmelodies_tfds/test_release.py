@@ -1,4 +1,4 @@
-"""The release .npz layout: export, and verification against the generator (SPEC §3, §5).
+"""The release .npz layout: export, and verification against the generator (protocol §3, §5).
 
 The layout always holds all N melodies (~135 MB), so the full file is written once per module and
 each test that needs another full file deletes it when done.
@@ -15,7 +15,7 @@ import pytest
 import dmelodies_tfds as d
 from dmelodies_tfds import release
 
-TOKENS_SHA256 = "bf8ee06e668a14b05025f1b7a9c413b9c0f8a5c7023edadf162ed741215ab406"  # SPEC §3
+TOKENS_SHA256 = "bf8ee06e668a14b05025f1b7a9c413b9c0f8a5c7023edadf162ed741215ab406"  # protocol §3
 SWAPPED_TOKENS_SHA256 = "57e9047dffbde43bc13a2c21f1202092ce672cbaa3518cb8a351f9ace6421e22"
 LABELS_SHA256 = "683560823471ad2920298b45618b074b24c07fcab6e139e0f1ea97f3cd53b0a6"
 
@@ -96,7 +96,7 @@ def test_verify_accepts_the_export_and_reports_the_token_order(exported):
 
 
 def test_verify_accepts_the_release_token_order_and_value_spellings(big_file):
-    """rest/__ swapped (SPEC §3), octaves as ints, rhythms as 0/1 lists, and the release's 'data' key."""
+    """rest/__ swapped (protocol §3), octaves as ints, rhythms as 0/1 lists, and the release's 'data' key."""
     arrays = release.release_arrays()
     score = arrays["score_array"]
     swapped = np.where(score == 0, 1, np.where(score == 1, 0, score)).astype(np.int32)
@@ -125,7 +125,7 @@ def test_verify_accepts_the_release_token_order_and_value_spellings(big_file):
 
 def test_verify_compares_labels_too(big_file):
     arrays = release.release_arrays()
-    arrays["latent_array"][123_456, 3] = 0  # SPEC §1: its rhythm_bar1 label is 23
+    arrays["latent_array"][123_456, 3] = 0  # protocol §1: its rhythm_bar1 label is 23
     _savez(big_file, **arrays)
     with pytest.raises(ValueError, match=r"latent_array differs from the generator in 1 rows, first at index 123456"):
         release.verify_npz(big_file, trust=True)
