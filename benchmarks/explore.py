@@ -16,6 +16,11 @@ variance of the posterior mean over melodies is below 0.01) are collapsed. A sli
 ±3σ and the sample's posterior means; the server accepts codes up to one slider width beyond that, and
 answers anything else (out-of-range or non-finite values, unknown melodies) with a 400 and a message.
 
+The server answers only requests addressed to a loopback name (``Host: 127.0.0.1``, ``localhost``,
+``[::1]``) unless ``--host`` names another address: a web page the user visits could otherwise point a
+name of its own at 127.0.0.1 and read the explorer's answers (DNS rebinding). Any other ``Host`` gets a
+400 from Starlette's ``TrustedHostMiddleware``.
+
 Why FastAPI and uvicorn: FastAPI (on Starlette) validates the JSON requests with pydantic, serves the
 static page, and turns every error into a JSON message with three handlers, so the browser never sees
 a traceback; uvicorn, the reference ASGI server, accepts a socket bound beforehand, so a busy port is
@@ -48,6 +53,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from pydantic import BaseModel, StrictInt
 
 import dmelodies_tfds as d
@@ -239,9 +245,26 @@ class Melody(BaseModel):
     title: str | None = None
 
 
-def create_app(explorer: Explorer) -> FastAPI:
-    """The FastAPI application: the page, its files and the JSON API. Errors answer ``{"error": message}``."""
+# The names a browser on this machine uses for a server listening on loopback.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The ``Host`` names the server answers when listening on ``host``: the loopback names, plus ``host``
+    itself when it is another address; any name when it listens on every address (0.0.0.0 or ::), where
+    the names others reach it by cannot be known."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    if _is_loopback(host):
+        return list(LOOPBACK_HOSTS)
+    return [*LOOPBACK_HOSTS, f"[{host}]" if ":" in host else host.lower()]
+
+
+def create_app(explorer: Explorer, hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
+    """The FastAPI application: the page, its files and the JSON API, answering requests addressed to one
+    of ``hosts`` (:func:`allowed_hosts`). Errors answer ``{"error": message}``."""
     app = FastAPI(title="dMelodies latent explorer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(ValueError)
@@ -320,10 +343,11 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
 
-def _server(explorer: Explorer):
+def _server(explorer: Explorer, host: str):
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(create_app(explorer), log_level="warning", access_log=False))
+    return uvicorn.Server(uvicorn.Config(create_app(explorer, allowed_hosts(host)), log_level="warning",
+                                         access_log=False))
 
 
 @contextlib.contextmanager
@@ -331,7 +355,7 @@ def running(explorer: Explorer, host: str = "127.0.0.1", port: int = 0):
     """Serves ``explorer`` from a background thread while the block runs; yields the page's URL (for a
     notebook, a script that drives the page, or a measurement)."""
     sock = bind(host, port)
-    server = _server(explorer)
+    server = _server(explorer, host)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -368,11 +392,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {plain_message(error)}") from None
     if not _is_loopback(args.host):
-        print(f"note: listening on {args.host}: other machines on its network can open the page", flush=True)
+        print(f"note: listening on {args.host}: other machines on its network can open the page"
+              + (" by any name" if allowed_hosts(args.host) == ["*"] else f" at {args.host}"), flush=True)
     active = sum(dim.active for dim in explorer.dimensions)
     print(f"Latent explorer of {args.model_dir} ({active} of {explorer.latent_dim} dimensions active): "
           f"open {url_of(sock)} (Ctrl+C stops it)", flush=True)
-    _server(explorer).run(sockets=[sock])
+    _server(explorer, args.host).run(sockets=[sock])
 
 
 if __name__ == "__main__":

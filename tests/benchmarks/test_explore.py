@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import keras
@@ -256,6 +257,32 @@ def test_the_api_refuses_bad_values_with_a_message(page_url):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(page_url + "api/melody?" + query)
         assert refused.value.code == 400 and json.loads(refused.value.read())["error"].startswith(message)
+
+
+def _status_with_host(url: str, host: str) -> int:
+    request = urllib.request.Request(url + "api/model", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_only_requests_addressed_to_this_machine_are_answered(page_url):
+    """DNS rebinding: a page of another site whose name now points at 127.0.0.1 sends its own Host."""
+    port = urllib.parse.urlsplit(page_url).port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost"):
+        assert _status_with_host(page_url, host) == 200, host
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.attacker.example:{port}"):
+        assert _status_with_host(page_url, host) == 400, host
+
+
+def test_hosts_answered_follow_the_address_listened_on():
+    assert explore.allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert explore.allowed_hosts("::1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert explore.allowed_hosts("192.168.1.5")[-1] == "192.168.1.5"
+    assert explore.allowed_hosts("fe80::1")[-1] == "[fe80::1]"
+    assert explore.allowed_hosts("0.0.0.0") == ["*"] and explore.allowed_hosts("::") == ["*"]
 
 
 def test_command_line_errors_are_one_line(tmp_path, tiny_model_dir, capsys):
