@@ -1,0 +1,9 @@
+"""Disentanglement metrics newer than disentanglement_lib's, each with its signature
+``(ground_truth_data, representation_function, random_state, ...) -> dict`` and one gin config in
+``gin_configs/metrics/``, written from their papers on disentanglement_lib's own building blocks
+(its sampling, discretiser and mutual-information estimates), so that their numbers and MIG's come
+from the same codes and the same bins.
+
+- :mod:`benchmarks.metrics.dcimig`: DCIMIG (Sepliarskaia, Kiseleva & de Rijke, 2019).
+- :mod:`benchmarks.metrics.jemmig`: JEMMIG (Do & Tran, ICLR 2020).
+"""

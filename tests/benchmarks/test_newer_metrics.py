@@ -1,0 +1,72 @@
+"""DCIMIG and JEMMIG (benchmarks.metrics): the reference implementation's numbers, decisive cases, and
+the evaluate wiring."""
+import importlib.util
+import os
+
+import gin
+import numpy as np
+import pytest
+
+import dmelodies_tfds as d
+from benchmarks import evaluate
+from benchmarks.metrics import dcimig, jemmig
+from benchmarks.metrics.information import information
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# (DCIMIG, JEMMIG) of Zaidi et al.'s reference code on the fixture, as tools/reference_metric_values.py
+# printed them (20 bins, factors discrete).
+REFERENCE = {
+    "oracle": (0.9125067905578543, 0.9785332235437196),
+    "mixed": (0.19660073089024177, 0.15307336382011416),
+    "duplicated": (0.9125067905578543, 0.9291769576179841),
+    "noise": (0.0030984664400093968, 0.12006721599201331),
+}
+
+
+@pytest.fixture(scope="module")
+def cases():
+    spec = importlib.util.spec_from_file_location("reference_metric_values",
+                                                  os.path.join(REPO, "tools", "reference_metric_values.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gin.clear_config()
+    gin.parse_config(["discretizer.discretizer_fn = @histogram_discretizer", "discretizer.num_bins = 20"])
+    try:
+        yield {name: information(codes.T, factors.T, module.NUM_BINS)
+               for name, (factors, codes) in module.fixture().items()}
+    finally:
+        gin.clear_config()
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_the_reference_implementation_gives_the_same_numbers(cases, name):
+    expected_dcimig, expected_jemmig = REFERENCE[name]
+    assert dcimig.dcimig(cases[name])["dcimig"] == pytest.approx(expected_dcimig, rel=1e-9, abs=1e-12)
+    assert jemmig.jemmig(cases[name])["jemmig"] == pytest.approx(expected_jemmig, rel=1e-9, abs=1e-12)
+
+
+def test_decisive_cases(cases):
+    """The labels themselves score near the top, noise near the floor, a mixture in between; a second
+    code carrying a factor costs JEMMIG that factor's score (its second-best code now knows it all) but
+    not DCIMIG, which credits each factor with its best code's gap alone."""
+    score = {name: (dcimig.dcimig(info), jemmig.jemmig(info)) for name, info in cases.items()}
+    assert score["oracle"][0]["dcimig"] > 0.9 and score["oracle"][1]["jemmig"] > 0.95
+    assert score["noise"][0]["dcimig"] < 0.01 and score["noise"][1]["jemmig"] < 0.2
+    for metric in (0, 1):
+        key = ("dcimig", "jemmig")[metric]
+        assert score["noise"][metric][key] < score["mixed"][metric][key] < score["oracle"][metric][key]
+    assert score["duplicated"][0] == score["oracle"][0]
+    duplicated, oracle = score["duplicated"][1], score["oracle"][1]
+    assert duplicated["jemmig_0"] < oracle["jemmig_0"] - 0.3
+    assert all(duplicated[f"jemmig_{k}"] == oracle[f"jemmig_{k}"] for k in range(1, d.NUM_FACTORS))
+    # per factor scores average to the score
+    assert np.mean([oracle[f"jemmig_{k}"] for k in range(d.NUM_FACTORS)]) == pytest.approx(oracle["jemmig"])
+
+
+def test_evaluate_scores_both_with_their_configs():
+    labels = lambda tokens: d.factors_from_tokens(tokens).astype(np.float64)  # noqa: E731
+    results = evaluate.score(labels, ["dcimig", "jemmig"], gin_bindings=["dcimig.num_train = 500",
+                                                                        "jemmig.num_train = 500"])
+    assert results["dcimig"]["scores"]["dcimig"]["dcimig"] > 0.75
+    assert results["jemmig"]["scores"]["jemmig"]["jemmig"] > 0.9
+    assert set(results["jemmig"]["scores"]["jemmig"]) == {"jemmig", *(f"jemmig_{k}" for k in range(9))}
