@@ -30,6 +30,7 @@ def test_every_protocol_citation_names_a_section_of_docs_protocol():
 
 
 def test_no_file_cites_a_specification_outside_the_repository():
+    outside = "SPEC" + " §"  # spelled apart, so that this file does not cite it
     offenders = [str(path.relative_to(REPO)) for path in _files()
-                 if "SPEC §" in path.read_text(encoding="utf-8", errors="replace")]
+                 if outside in path.read_text(encoding="utf-8", errors="replace")]
     assert offenders == []
