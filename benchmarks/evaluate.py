@@ -62,7 +62,7 @@ METRICS: dict[str, Callable] = {
 # Metrics that decode codes: they need the run's decoder.keras (generalisation for its reconstruction accuracy).
 DECODING_METRICS = ("controllability", "generalisation")
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin_configs", "metrics")
-STANDARD_SUITE = ("mig", "modularity_explicitness", "sap_score")
+STANDARD_SUITE = sweep.STANDARD_SUITE
 
 dmelodies_data = gin.external_configurable(ground_truth.DMelodiesData, "dmelodies_data")
 split_prefix = gin.external_configurable(ground_truth.SplitPrefix, "split_prefix")

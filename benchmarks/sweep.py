@@ -9,9 +9,10 @@ Runs go one after another, each in its own process, under
 ``ROOT/<architecture>_<method>/<hyperparameter>=<value>/seed=<seed>/``. Every run is handed to
 ``benchmarks.train``, which resumes an interrupted run from its checkpoints, returns a finished run
 with the same configuration at once, and refuses a finished run whose configuration differs (the sweep
-then reports that run as failed and exits non-zero). ``--metrics`` then scores each trained run with
-``benchmarks.evaluate``, skipping the metric files it already holds; ``paper`` picks the paper
-protocol of the run's method (protocol §7). ``--dsprites`` adds the dSprites comparison runs (they need
+then reports that run as failed and exits non-zero). Each trained run is then scored with
+``benchmarks.evaluate``, skipping the metric files it already holds: with ``--metrics``, its preset's
+metrics, or disentanglement_lib's standard suite (``--metrics=none`` scores nothing); ``paper`` picks the
+paper protocol of the run's method (protocol §7). ``--dsprites`` adds the dSprites comparison runs (they need
 TFDS's ``dsprites`` data, which must already be prepared).
 
 ``--stack=N`` trains up to N consecutive runs of one gin file (the values and seeds of a grid point's
@@ -74,8 +75,10 @@ SCHEDULED = ("beta_vae", "annealed_vae", "s2_vae", "ar_vae")
 SEEDS = (0, 1, 2)
 # protocol §6: 100 epochs, 10 warm-up epochs, 100,000 annealing steps.
 EPOCHS, WARMUP_EPOCHS, ANNEALING_STEPS = 100, 10, 100_000
-# The paper protocol (resolved per method), then disentanglement_lib's standard suite (protocol §7).
-STUDY_METRICS = ("paper", "mig", "modularity_explicitness", "sap_score")
+# disentanglement_lib's standard suite (protocol §7): what a run is scored with unless told otherwise.
+STANDARD_SUITE = ("mig", "modularity_explicitness", "sap_score")
+# The paper protocol (resolved per method), then the standard suite.
+STUDY_METRICS = ("paper", *STANDARD_SUITE)
 # The generalisation preset's: the standard suite, then the scores on the held-out test melodies.
 GENERALISATION_METRICS = ("mig", "modularity_explicitness", "sap_score", "generalisation")
 PRESETS = ("paper", "compressed", "reference", "generalisation")
@@ -353,8 +356,9 @@ def define_selection_flags() -> None:
     flags.DEFINE_multi_string("filter", [], "Keep the runs whose name matches (substring or glob); repeatable.")
     flags.DEFINE_multi_string("gin_bindings", [], "Extra bindings for every run, e.g. train.epochs=1.")
     flags.DEFINE_list("metrics", None, "Metric configs to score each run with after training, e.g. "
-                      "paper,mig ('paper' is the run's method's paper protocol); default: the preset's, "
-                      "none without a preset.")
+                      "paper,mig ('paper' is the run's method's paper protocol); 'none' (or nothing) to "
+                      "score nothing; default: the preset's, or without a preset the standard suite "
+                      f"({','.join(STANDARD_SUITE)}).")
     flags.DEFINE_bool("dsprites", False, "Add the dSprites comparison runs (needs TFDS's dsprites data).")
     flags.DEFINE_list("methods", list(PAPER_METHODS), f"Methods of the grid without a preset: any of "
                       f"{', '.join(METHODS)}, or 'all'.")
@@ -397,9 +401,9 @@ def selected_runs(FLAGS) -> tuple[list[Run], tuple[str, ...]]:
         unknown = [m for m in methods if m not in METHODS]
         if unknown:
             raise ValueError(f"unknown method(s) {', '.join(unknown)}; methods are {', '.join(METHODS)} (or all)")
-        runs, metrics = grid(FLAGS.gin_dir, architectures, seeds or SEEDS, methods), ()
+        runs, metrics = grid(FLAGS.gin_dir, architectures, seeds or SEEDS, methods), STANDARD_SUITE
     if FLAGS.metrics is not None:
-        metrics = tuple(FLAGS.metrics)
+        metrics = () if FLAGS.metrics in ([], ["none"]) else tuple(FLAGS.metrics)
     return [r for r in runs if matches(r, FLAGS.filter)], metrics
 
 

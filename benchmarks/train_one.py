@@ -8,7 +8,7 @@ As disentanglement_lib's ``dlib_reproduce --model_num``. It takes the sweep's se
 pick the same runs in the same order, so index N is the run ``--list`` prints as N. The run is handled as
 the local sweep handles it (:func:`benchmarks.sweep.run_commands`): trained or resumed, returned at once
 when finished with the same configuration, refused when finished with another, then scored with the
-metric configs it lacks.
+metric configs it lacks: the preset's, or disentanglement_lib's standard suite (``--metrics=none``: none).
 """
 from __future__ import annotations
 

@@ -38,10 +38,17 @@ def _sweep(*args):
 
 
 def test_dry_run_lists_every_command(tmp_path):
+    """Without a preset or --metrics, every run is scored with disentanglement_lib's standard suite."""
     process = _sweep(f"--root={tmp_path}", "--dry_run")
     assert process.returncode == 0, process.stderr
     assert process.stdout.count("benchmarks.train --gin_file=") == 54
     assert "[54/54] rnn_factor_vae/gamma=50/seed=2: new" in process.stdout
+    for metric in sweep.STANDARD_SUITE:
+        assert process.stdout.count(f"--gin_file={os.path.join(sweep.METRICS_DIR, metric)}.gin") == 54
+    assert process.stdout.count("benchmarks.evaluate") == 54 * 3
+    for nothing in ("--metrics=none", "--metrics="):
+        unscored = _sweep(f"--root={tmp_path}", "--dry_run", "--filter=cnn_beta_vae/beta=4/*", nothing)
+        assert unscored.returncode == 0 and "benchmarks.evaluate" not in unscored.stdout
     assert not os.listdir(tmp_path)
 
 
@@ -49,7 +56,7 @@ def test_a_sweep_runs_what_is_missing_and_skips_what_is_finished(tmp_path):
     data_dir = tmp_path / "tensorflow_datasets"
     quick = ["TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = '{data_dir}'", "train.epochs = 1",
              "train.steps_per_epoch = 2", "train.batch_size = 50", "train.verbose = 0"]
-    args = [f"--root={tmp_path / 'runs'}", "--filter=cnn_beta_vae/beta=4/seed=1",
+    args = [f"--root={tmp_path / 'runs'}", "--filter=cnn_beta_vae/beta=4/seed=1", "--metrics=none",
             *(f"--gin_bindings={b}" for b in quick)]
     process = _sweep(*args)
     assert process.returncode == 0, process.stderr[-3000:]
@@ -172,7 +179,7 @@ def test_parallel_runs_side_by_side_and_build_the_dataset_once(tmp_path):
     quick = ["TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = '{data_dir}'", "train.epochs = 1",
              "train.steps_per_epoch = 2", "train.batch_size = 50", "train.verbose = 2"]
     args = [f"--root={tmp_path / 'runs'}", "--filter=cnn_beta_vae/beta=1/seed=0", "--filter=cnn_factor_vae/gamma=1/seed=0",
-            "--parallel=2", *(f"--gin_bindings={b}" for b in quick)]
+            "--parallel=2", "--metrics=none", *(f"--gin_bindings={b}" for b in quick)]
     process = _sweep(*args)
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     assert "done: cnn_beta_vae/beta=1/seed=0" in process.stdout
