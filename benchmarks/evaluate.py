@@ -37,7 +37,7 @@ import dmelodies_tfds as d
 from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import make_config
 from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks import controllability, generalisation, ground_truth, sweep
-from benchmarks.metrics import dcimig, jemmig
+from benchmarks.metrics import dci_es, dcimig, infomec, jemmig
 from benchmarks.files import write_text
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
 from benchmarks.representation import greedy_decoder, load_decoder, load_encoder, representation_function
@@ -56,6 +56,8 @@ METRICS: dict[str, Callable] = {
     "irs": irs.compute_irs,
     "dcimig": dcimig.compute_dcimig,  # benchmarks.metrics: newer than disentanglement_lib
     "jemmig": jemmig.compute_jemmig,
+    "infomec": infomec.compute_infomec,
+    "dci_es": dci_es.compute_dci_es,
     "controllability": controllability.compute_controllability,  # also needs the decoder
     "generalisation": generalisation.compute_generalisation,  # the run's own splits, and the decoder
 }

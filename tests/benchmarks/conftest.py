@@ -67,3 +67,20 @@ def tiny_model_dir(tmp_path_factory, tiny_networks) -> str:
     encoder.save(os.path.join(model_dir, "encoder.keras"))
     decoder.save(os.path.join(model_dir, "decoder.keras"))
     return str(model_dir)
+
+
+@pytest.fixture(scope="session")
+def load_tool():
+    """Imports a script of ``tools/`` by name (tools/ is not a package): the reference-number generators
+    hold the fixtures the metric tests score."""
+    import importlib.util
+
+    def load(name: str):
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "tools", f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

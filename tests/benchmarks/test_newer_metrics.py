@@ -1,8 +1,5 @@
 """DCIMIG and JEMMIG (benchmarks.metrics): the reference implementation's numbers, decisive cases, and
 the evaluate wiring."""
-import importlib.util
-import os
-
 import gin
 import numpy as np
 import pytest
@@ -12,7 +9,6 @@ from benchmarks import evaluate
 from benchmarks.metrics import dcimig, jemmig
 from benchmarks.metrics.information import information
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # (DCIMIG, JEMMIG) of Zaidi et al.'s reference code on the fixture, as tools/reference_metric_values.py
 # printed them (20 bins, factors discrete).
 REFERENCE = {
@@ -24,11 +20,8 @@ REFERENCE = {
 
 
 @pytest.fixture(scope="module")
-def cases():
-    spec = importlib.util.spec_from_file_location("reference_metric_values",
-                                                  os.path.join(REPO, "tools", "reference_metric_values.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def cases(load_tool):
+    module = load_tool("reference_metric_values")
     gin.clear_config()
     gin.parse_config(["discretizer.discretizer_fn = @histogram_discretizer", "discretizer.num_bins = 20"])
     try:
