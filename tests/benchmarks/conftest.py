@@ -1,9 +1,11 @@
-"""Shared fixtures for the benchmark tests."""
+"""Shared fixtures for the benchmark tests (shared functions and paths: helpers.py)."""
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from helpers import TOOLS_DIR
 
 LATENT_DIM = 32
 
@@ -46,7 +48,7 @@ def no_gin_bindings():
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """A TFDS folder with ``dmelodies/tiny`` prepared (once per test module), for short training runs."""
-    from benchmarks import data
+    from benchmarks.training import data
 
     path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
     data.TFDSSource(config="tiny", data_dir=path).load("train")
@@ -76,8 +78,7 @@ def load_tool():
     import importlib.util
 
     def load(name: str):
-        path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                            "tools", f"{name}.py")
+        path = os.path.join(TOOLS_DIR, f"{name}.py")
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

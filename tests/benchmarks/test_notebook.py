@@ -1,14 +1,14 @@
 """The tour notebook executes top to bottom on a tiny model it trains itself."""
 import os
-import tempfile
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "..", "notebooks", "dmelodies_tour.ipynb")
+from helpers import NOTEBOOK, SYSTEM_TEMPDIR
 
 
+@pytest.mark.integration
 def test_notebook_executes(tmp_path, monkeypatch):
     monkeypatch.setenv("DMELODIES_DATA_DIR", str(tmp_path / "tfds"))
     monkeypatch.setenv("DMELODIES_POINTS", "1000")  # explicitness needs every label in its test half
@@ -40,6 +40,6 @@ def test_committed_outputs_are_small_and_stable():
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "discrete_mig" in text and "MIDI files in tour\n" in text
-    for volatile in (tempfile.gettempdir() + os.sep, "dmelodies_tour_", "I0000", "E0000", "\x1b["):
+    for volatile in (SYSTEM_TEMPDIR + os.sep, "dmelodies_tour_", "I0000", "E0000", "\x1b["):
         assert volatile not in text
     assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 2

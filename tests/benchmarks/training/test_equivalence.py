@@ -1,8 +1,8 @@
 """Equivalence with the original PyTorch implementation (protocol §6), from committed golden fixtures.
 
 ``tools/make_golden_fixtures.py`` ran the original (ashispati/dmelodies_benchmarking) with random,
-non-zero weights and biases and saved its inputs and outputs under ``golden/``; this test needs neither
-PyTorch nor the original. It loads those weights into our Keras networks, mapping PyTorch's layouts,
+non-zero weights and biases and saved its inputs and outputs under ``tests/benchmarks/golden/``; this test
+needs neither PyTorch nor the original. It loads those weights into our Keras networks, mapping PyTorch's layouts,
 and checks in inference mode that encoders, decoders (free-running and teacher-forced) and the FactorVAE
 discriminator give the original's outputs; that our schedules follow the original trainer's β_t and C_t;
 and that our objectives give the original's loss terms for the same tensors. Tolerance 1e-5, relative
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import pathlib
 import zlib
 
 import keras
@@ -46,10 +45,10 @@ from benchmarks.models import build_cnn_vae, build_discriminator, build_rnn_vae
 from benchmarks.objectives import AnnealedVAE, BetaVAE, FactorVAE
 from benchmarks.objectives.schedules import warmup_steps
 from benchmarks.objectives.vae import Terms, categorical_reconstruction, dense_gradients, kl_divergence
+from helpers import GOLDEN, gin_file
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")
 
-GOLDEN = pathlib.Path(__file__).parent / "golden"
 VOCABULARY = 62  # the original release's output classes (protocol §6)
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 
@@ -660,10 +659,10 @@ def _common_gin_adam() -> keras.optimizers.Optimizer:
     """The optimiser ``train`` builds: ``gin_configs/common.gin`` parsed as the entry points parse it."""
     import gin
 
-    import benchmarks.train  # noqa: F401  (registers keras.optimizers.Adam with gin)
+    import benchmarks.training.run  # noqa: F401  (registers keras.optimizers.Adam with gin)
     from benchmarks.gin_config import parse_config
 
-    parse_config([str(pathlib.Path(__file__).parents[2] / "gin_configs" / "common.gin")])
+    parse_config([gin_file("common")])
     return gin.query_parameter("train.optimizer").scoped_configurable_fn()
 
 

@@ -1,22 +1,16 @@
 """The input pipeline: reproducible per-seed epochs that can restart at any batch (issue 3, item 1)."""
 import os
 
-import gin
 import numpy as np
 import pytest
 
 import dmelodies_tfds
-from benchmarks import data
+from benchmarks.training import data
 
 EXAMPLES = np.arange(1000, dtype=np.int32)[:, None] * np.ones((1, 16), np.int32)
 
 
-@pytest.fixture(autouse=True)
-def no_gin_bindings():
-    """Gin configurables read global bindings: each test starts and ends without any."""
-    gin.clear_config(clear_constants=True)
-    yield
-    gin.clear_config(clear_constants=True)
+pytestmark = pytest.mark.usefixtures("no_gin_bindings")  # conftest.py: each test starts and ends without any
 
 
 def _rows(dataset, count):

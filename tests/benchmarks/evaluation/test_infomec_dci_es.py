@@ -1,4 +1,4 @@
-"""InfoMEC and DCI-ES (benchmarks.metrics): the reference implementations' numbers, decisive cases, and
+"""InfoMEC and DCI-ES (benchmarks.evaluation.metrics): the reference implementations' numbers, decisive cases, and
 their gin configs."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from sklearn import ensemble
 
 import dmelodies_tfds as d
-from benchmarks import evaluate
-from benchmarks.metrics import dci_es, infomec
+from benchmarks.evaluation import scoring as evaluate
+from benchmarks.evaluation.metrics import dci_es, infomec
 
 # (InfoM, InfoE, InfoC) of Hsu et al.'s disentangle/metrics/infomec.py on the fixture, as
 # tools/reference_infomec_dci_es.py printed them (on scikit-learn 1.6.1, the last to take its arguments).

@@ -3,21 +3,20 @@ transcription of disentanglement_lib's TF code (β-TCVAE, DIP-VAE) or of the fol
 code (S2-VAE, AR-VAE; ashispati/dmelodies_controllability), and each trains through the command line."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from keras import ops
 
-from benchmarks import sweep
+from benchmarks.study import grid
+from benchmarks.study import methods
 from benchmarks.models import build_cnn_vae
 from benchmarks.objectives import ARVAE, S2VAE, BetaTCVAE, DIPVAEI, DIPVAEII
 from benchmarks.objectives.vae import Terms
 from dmelodies_tfds.factors import FACTOR_KEYS, FACTOR_SIZES
+from helpers import gin_file, run_module, tiny_bindings, train_args
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NEW_METHODS = ("beta_tc_vae", "dip_vae_i", "dip_vae_ii", "s2_vae", "ar_vae")
 
 
@@ -211,30 +210,26 @@ def test_bad_supervision_settings_are_named(bad, message):
 def test_every_method_has_its_gin_files_and_grid():
     for method in NEW_METHODS:
         for architecture in ("cnn", "rnn"):
-            assert os.path.exists(os.path.join(REPO, "gin_configs", f"{architecture}_{method}.gin"))
-        runs = sweep.grid(methods=(method,))
+            assert os.path.exists(gin_file(f"{architecture}_{method}"))
+        runs = grid.grid(methods=(method,))
         assert {r.method for r in runs} == {method}
-        assert len(runs) == 2 * 3 * len(sweep.METHODS[method][2])
-    assert len(sweep.grid(methods=tuple(sweep.METHODS))) == 54 + 2 * 3 * (6 + 6 + 6 + 3 + 3)
+        assert len(runs) == 2 * 3 * len(methods.METHODS[method].values)
+    assert len(grid.grid(methods=tuple(methods.METHODS))) == 54 + 2 * 3 * (6 + 6 + 6 + 3 + 3)
 
 
 def _train(data_dir, gin_name, model_dir, *bindings):
-    command = [sys.executable, "-m", "benchmarks.train", f"--gin_file={os.path.join(REPO, 'gin_configs', gin_name)}.gin",
-               *(f"--gin_bindings={b}" for b in (
-                   "TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = {data_dir!r}", "train.epochs = 2",
-                   "train.steps_per_epoch = 3", "train.batch_size = 64", "train.verbose = 0", *bindings)),
-               f"--model_dir={model_dir}"]
-    process = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
-                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    process = run_module("benchmarks.train", *train_args(
+        gin_name, [*tiny_bindings(data_dir, **{"train.batch_size": 64}), *bindings], model_dir))
     assert process.returncode == 0, process.stderr[-3000:]
     with open(os.path.join(model_dir, "results.json")) as f:
         return json.load(f), process.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("method", NEW_METHODS)
 def test_each_method_trains_through_the_command_line(method, data_dir, tmp_path):
     results, log = _train(data_dir, f"cnn_{method}", str(tmp_path / method))
-    configurable, hyperparameter, _ = sweep.METHODS[method]
+    configurable, hyperparameter = methods.METHODS[method].configurable, methods.METHODS[method].hyperparameter
     assert (results["method"], results["hyperparameter_name"], results["steps"]) == (method, hyperparameter, 6)
     assert np.isfinite(results["test_loss"])
     if method in ("s2_vae", "ar_vae"):
@@ -244,6 +239,7 @@ def test_each_method_trains_through_the_command_line(method, data_dir, tmp_path)
         assert "enters warm-up" not in log  # no schedule
 
 
+@pytest.mark.integration
 def test_rnn_ar_vae_trains_with_one_percent_of_the_labels(data_dir, tmp_path):
     results, _ = _train(data_dir, "rnn_ar_vae", str(tmp_path / "few"), "ARVAE.labelled_fraction = 0.01",
                         "ARVAE.factors = ('tonic', 'octave')")

@@ -2,30 +2,21 @@
 numbers single runs give, and refuses what it cannot stack."""
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-from benchmarks import callbacks, stacked
-from benchmarks import train as train_lib
+from benchmarks.training import callbacks, stacked
+from benchmarks.training import run as train_lib
 from benchmarks.gin_config import ConfigurationError
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def gin_file(name):
-    return os.path.join(REPO, "gin_configs", f"{name}.gin")
+from helpers import gin_file, gin_flags, run_module, tiny_bindings
 
 
 def shared(data_dir, **overrides):
-    bindings = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
-                "train.steps_per_epoch": 3, "train.batch_size": 100, "train.checkpoint_every_steps": 2,
-                "train.log_every_steps": 1, "train.verbose": 0}
-    bindings.update(overrides)
-    return tuple(f"{key} = {value}" for key, value in bindings.items())
+    """A tiny run's bindings, checkpointing every 2 steps and logging every step."""
+    return tuple(tiny_bindings(data_dir, **{"train.checkpoint_every_steps": 2, "train.log_every_steps": 1,
+                                            **overrides}))
 
 
 def _files(model_dir):
@@ -111,13 +102,12 @@ def test_refuses_what_it_cannot_stack(data_dir, tmp_path):
     assert not any((tmp_path / name / "checkpoints").exists() for name in "abcdef")
 
 
+@pytest.mark.integration
 def test_command_line(data_dir, tmp_path):
-    command = [sys.executable, "-m", "benchmarks.stacked", f"--gin_file={gin_file('cnn_annealed_vae')}",
-               *(f"--gin_bindings={b}" for b in shared(data_dir, **{"train.epochs": 1})),
-               f"--model_dir={tmp_path / 'a'}", "--member_bindings=train.seed = 0; AnnealedVAE.capacity = 25.0",
-               f"--model_dir={tmp_path / 'b'}", "--member_bindings=train.seed = 1"]
-    process = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
-                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    process = run_module("benchmarks.stacked", f"--gin_file={gin_file('cnn_annealed_vae')}",
+                         *gin_flags(shared(data_dir, **{"train.epochs": 1})),
+                         f"--model_dir={tmp_path / 'a'}", "--member_bindings=train.seed = 0; AnnealedVAE.capacity = 25.0",
+                         f"--model_dir={tmp_path / 'b'}", "--member_bindings=train.seed = 1")
     assert process.returncode == 0, process.stderr[-2000:]
     with open(tmp_path / "a" / "results.json") as file:
         a = json.load(file)

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import null_floor
+from benchmarks import null_floor as null_floor_command
+from benchmarks.evaluation import null_floor
 
 SMALL = ["mig.num_train = 300", "sap_score.num_train = 300", "sap_score.num_test = 100"]
 
@@ -32,11 +33,11 @@ def test_untrained_encoders_differ_by_seed_and_independent_codes_ignore_the_melo
 
 
 def test_the_command_writes_its_file_and_refuses_bad_arguments(tmp_path, capsys):
-    assert null_floor.main([f"--out={tmp_path}", "--seeds=0", "--metrics=mig", "--sources=independent_codes",
+    assert null_floor_command.main([f"--out={tmp_path}", "--seeds=0", "--metrics=mig", "--sources=independent_codes",
                             "--gin_bindings=mig.num_train = 300"]) == 0
     scores = null_floor.read_null_floor(str(tmp_path / "null_floor.json"))
     assert list(scores) == ["independent_codes"] and len(scores["independent_codes"]["mig/discrete_mig"]) == 1
-    assert null_floor.main([f"--out={tmp_path}", "--sources=nothing"]) == 2
+    assert null_floor_command.main([f"--out={tmp_path}", "--sources=nothing"]) == 2
     assert "unknown source(s) nothing" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text(json.dumps({"scores": {"x": {"mig": "high"}}}))
     with pytest.raises(ValueError, match="is not a null floor"):

@@ -1,13 +1,13 @@
-"""DCIMIG and JEMMIG (benchmarks.metrics): the reference implementation's numbers, decisive cases, and
+"""DCIMIG and JEMMIG (benchmarks.evaluation.metrics): the reference implementation's numbers, decisive cases, and
 the evaluate wiring."""
 import gin
 import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks import evaluate
-from benchmarks.metrics import dcimig, jemmig
-from benchmarks.metrics.information import information
+from benchmarks.evaluation import scoring as evaluate
+from benchmarks.evaluation.metrics import dcimig, jemmig
+from benchmarks.evaluation.metrics.information import information
 
 # (DCIMIG, JEMMIG) of Zaidi et al.'s reference code on the fixture, as tools/reference_metric_values.py
 # printed them (20 bins, factors discrete).

@@ -12,7 +12,7 @@ import pytest
 import dmelodies_tfds
 from benchmarks.models import build_cnn_vae, build_rnn_vae
 from benchmarks.models.banded import BandedConv1DTranspose, banded_convolution, tap_placement
-from benchmarks.train import MAX_STEPS_PER_EXECUTION, default_steps_per_execution
+from benchmarks.training.run import MAX_STEPS_PER_EXECUTION, default_steps_per_execution
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")
 

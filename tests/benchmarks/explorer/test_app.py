@@ -1,4 +1,4 @@
-"""The latent explorer (benchmarks/explore.py), driven in headless Chromium through Playwright.
+"""The latent explorer (benchmarks/explorer/app.py, benchmarks/explore.py), driven in headless Chromium through Playwright.
 
 The run explored is the tiny fixture's networks with known answers: the encoder's dimensions 0 and 1
 are scaled up so that they are the active ones, and the decoder's weights are set so that it decodes
@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks import explore
-from benchmarks.representation import greedy_decoder, load_decoder, posterior_mean
+from benchmarks import explore as explore_command
+from benchmarks.explorer import app as explore
+from benchmarks.evaluation.representation import greedy_decoder, load_decoder, posterior_mean
 from dmelodies_tfds import plotting
 
 CHROMIUM = "/usr/bin/chromium"
@@ -140,6 +141,7 @@ def _read_back_rows(page) -> list[tuple[str, str, str, bool]]:
                                "r.cells[2].textContent, r.classList.contains('changed')])")
 
 
+@pytest.mark.integration
 def test_the_page_explores_the_run_in_a_real_browser(browser, page_url, known_run, tmp_path):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     console_errors = []
@@ -287,16 +289,16 @@ def test_hosts_answered_follow_the_address_listened_on():
 
 def test_command_line_errors_are_one_line(tmp_path, tiny_model_dir, capsys):
     with pytest.raises(SystemExit, match=r"^error: model_dir \S*nowhere does not exist$"):
-        explore.main(["--model_dir", str(tmp_path / "nowhere")])
+        explore_command.main(["--model_dir", str(tmp_path / "nowhere")])
     shutil.copy(os.path.join(tiny_model_dir, "encoder.keras"), tmp_path)
     with pytest.raises(SystemExit, match=r"^error: \S+ has no decoder.keras: python -m benchmarks.train writes it"):
-        explore.main(["--model_dir", str(tmp_path)])
+        explore_command.main(["--model_dir", str(tmp_path)])
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(SystemExit, match=rf"^error: port {port} on 127.0.0.1 is busy: another program"):
-            explore.main(["--model_dir", tiny_model_dir, "--port", str(port)])
+            explore_command.main(["--model_dir", tiny_model_dir, "--port", str(port)])
     with pytest.raises(SystemExit):
-        explore.main(["--model_dir", tiny_model_dir, "--port", "70000"])
+        explore_command.main(["--model_dir", tiny_model_dir, "--port", "70000"])
     assert "--port 70000 is not a port" in capsys.readouterr().err

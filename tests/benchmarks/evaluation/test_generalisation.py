@@ -11,10 +11,15 @@ import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks import data, evaluate, report, sweep, train
-from benchmarks.generalisation import ORDERED_FACTORS, compute_generalisation, dataset_variance, probe_scores
-from benchmarks.ground_truth import DMelodiesData
+from benchmarks import report as report_command
+from benchmarks.evaluation import scoring as evaluate
+from benchmarks.reporting import report
+from benchmarks.study import grid
+from benchmarks.training import data, run as train
+from benchmarks.evaluation.generalisation import ORDERED_FACTORS, compute_generalisation, dataset_variance, probe_scores
+from benchmarks.evaluation.ground_truth import DMelodiesData
 from dmelodies_tfds.splits import GENERALISATION_CONFIGS
+from helpers import tiny_bindings
 
 SIZES = np.array(d.FACTOR_SIZES)
 SMALL = ["generalisation.num_train = 600", "generalisation.num_test = 300"]
@@ -99,9 +104,9 @@ def _recording(function, seen):
 @pytest.mark.parametrize("split_config", ("random",) + GENERALISATION_CONFIGS)
 def test_probes_fit_on_training_melodies_and_score_test_melodies_of_the_split_config(split_config):
     seen = []
-    test_data, train_data = (DMelodiesData(split, split_config=split_config) for split in ("test", "train"))
-    scores = compute_generalisation(test_data, train_data, _recording(labels_as_code, seen), decode_labels,
-                                    np.random.RandomState(0), num_train=600, num_test=300, batch_size=256)
+    scores = compute_generalisation(DMelodiesData(split_config=split_config), _recording(labels_as_code, seen),
+                                    np.random.RandomState(0), decode_function=decode_labels, num_train=600,
+                                    num_test=300, batch_size=256)
     train_seen, test_seen = np.concatenate(seen[:3]), np.concatenate(seen[3:])
     assert len(train_seen) == 600 and len(test_seen) == 300
     assert np.isin(train_seen, d.split_indices("train", config=split_config)).all()
@@ -111,7 +116,7 @@ def test_probes_fit_on_training_melodies_and_score_test_melodies_of_the_split_co
 
 
 def test_without_a_decoder_only_the_probes_are_scored_and_sizes_are_checked():
-    args = (DMelodiesData("test"), DMelodiesData("train"), labels_as_code, None)
+    args = (DMelodiesData(), labels_as_code)
     scores = compute_generalisation(*args, np.random.RandomState(0), num_train=300, num_test=100)
     assert "reconstruction_accuracy" not in scores and scores["accuracy_tonic"] == 1.0
     assert scores == compute_generalisation(*args, np.random.RandomState(0), num_train=300, num_test=100)
@@ -121,8 +126,8 @@ def test_without_a_decoder_only_the_probes_are_scored_and_sizes_are_checked():
 
 # ---- a real run: trained as the generalisation preset trains it (shortened, on `tiny`), scored, reported
 
-def _preset_run(split_config: str) -> sweep.Run:
-    return next(run for run in sweep.preset("generalisation").runs if run.name.startswith(f"{split_config}/"))
+def _preset_run(split_config: str) -> grid.Run:
+    return next(run for run in grid.preset("generalisation").runs if run.name.startswith(f"{split_config}/"))
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +135,9 @@ def scored_run(tmp_path_factory, data_dir):
     """The preset's random-split run, on ``tiny`` for 3 steps, scored with ``generalisation`` and MIG."""
     root = str(tmp_path_factory.mktemp("generalisation"))
     run = _preset_run("random")
-    train.run([run.gin_file], [*run.bindings, "TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = {data_dir!r}",
-                               "train.epochs = 1", "train.steps_per_epoch = 3", "train.batch_size = 64",
-                               "train.validation_steps = 2"], run.model_dir(root))
+    train.run([run.gin_file], [*run.bindings, *tiny_bindings(data_dir, **{
+        "train.epochs": 1, "train.batch_size": 64, "train.verbose": None, "train.validation_steps": 2})],
+        run.model_dir(root))
     result, path = evaluate.run(run.model_dir(root), [evaluate.config_file("generalisation")], SMALL)
     evaluate.run(run.model_dir(root), [evaluate.config_file("mig")], ["mig.num_train = 300"])
     return root, run, result, path
@@ -177,7 +182,7 @@ def test_the_split_config_comes_from_the_runs_dataset_config(scored_run, tmp_pat
 def test_the_report_shows_the_dataset_config_and_the_generalisation_scores(scored_run, tmp_path):
     root, run, result, _ = scored_run
     out = tmp_path / "report"
-    assert report.main([f"--root={root}", f"--out={out}", "--preset=generalisation"]) == 0
+    assert report_command.main([f"--root={root}", f"--out={out}", "--preset=generalisation"]) == 0
     (row,) = list(csv.DictReader(open(out / "results.csv")))
     assert row["run"] == run.name and row["dataset_config"] == "tiny"
     scores = result["scores"]["generalisation"]
@@ -200,17 +205,17 @@ def test_a_generalisation_config_reaches_training_through_tfds_source(tmp_path):
 
 
 def test_the_preset_trains_the_compressed_cnn_beta_vae_once_per_split_config():
-    chosen = sweep.preset("generalisation")
+    chosen = grid.preset("generalisation")
     assert [run.name for run in chosen.runs] == [f"{config}/cnn_beta_vae/beta=1/seed=0"
                                                  for config in ("random",) + GENERALISATION_CONFIGS]
-    (compressed,) = [run for run in sweep.preset("compressed").runs if run.name == "cnn_beta_vae/beta=1/seed=0"]
+    (compressed,) = [run for run in grid.preset("compressed").runs if run.name == "cnn_beta_vae/beta=1/seed=0"]
     for run, config in zip(chosen.runs, ("full",) + GENERALISATION_CONFIGS):
         assert run.method == "beta_vae" and run.gin_file == compressed.gin_file
         assert run.bindings == (*compressed.bindings, f"TFDSSource.config = {config!r}")
     assert chosen.metrics == ("mig", "modularity_explicitness", "sap_score", "generalisation")
-    assert not {run.name for run in chosen.runs} & {run.name for run in sweep.preset("compressed").runs}
-    assert [run.name for run in chosen.runs if sweep.matches(run, ["extrapolation"])] == [
+    assert not {run.name for run in chosen.runs} & {run.name for run in grid.preset("compressed").runs}
+    assert [run.name for run in chosen.runs if grid.matches(run, ["extrapolation"])] == [
         "extrapolation/cnn_beta_vae/beta=1/seed=0"]
-    assert len(sweep.preset("generalisation", seeds=(0, 1)).runs) == 8
+    assert len(grid.preset("generalisation", seeds=(0, 1)).runs) == 8
     command = chosen.runs[1].evaluate_command("runs", "generalisation")
     assert command[-1].endswith(os.path.join("gin_configs", "metrics", "generalisation.gin"))

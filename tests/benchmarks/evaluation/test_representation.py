@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks import representation as R
+from benchmarks.evaluation import representation as R
 
 TOKENS = d.generate_tokens(np.arange(0, d.NUM_EXAMPLES, 21_169))  # 64 melodies spread over the dataset
 

@@ -1,6 +1,4 @@
 """The benchmark networks match protocol §6: shapes, parameter counts, and the RNN decoder's feeding rules."""
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -8,10 +6,10 @@ import pytest
 import dmelodies_tfds
 from benchmarks.models import (HierarchicalDecoder, build_cnn_vae, build_discriminator, build_dsprites_vae,
                                build_rnn_vae)
+from helpers import gin_file
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 V, T = dmelodies_tfds.VOCABULARY_SIZE, dmelodies_tfds.SEQUENCE_LENGTH
 
 
@@ -135,11 +133,11 @@ def test_the_paper_configs_warm_up_for_ten_epochs():
     """protocol §6: 10 warm-up epochs (the paper), not the original code's 11, counted in epochs."""
     import gin
 
-    from benchmarks import train as train_lib  # noqa: F401  (registers the configurables)
+    from benchmarks.training import run as train_lib  # noqa: F401  (registers the configurables)
     from benchmarks.gin_config import parse_config
 
     for name in ("cnn_beta_vae", "cnn_annealed_vae", "rnn_beta_vae", "rnn_annealed_vae"):
-        parse_config([os.path.join(REPO, "gin_configs", f"{name}.gin")])
+        parse_config([gin_file(name)])
         try:
             objective = gin.query_parameter("train.objective").scoped_configurable_fn
             model = objective(build_cnn_vae(), steps_per_epoch=1852)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks.controllability import compute_controllability
-from benchmarks.ground_truth import DMelodiesData
+from benchmarks.evaluation.controllability import compute_controllability
+from benchmarks.evaluation.ground_truth import DMelodiesData
 
 SIZES = np.array(d.FACTOR_SIZES)
 
@@ -23,7 +23,7 @@ def decode_labels(z):
 
 
 def run(representation, decode, seed=0, **kwargs):
-    return compute_controllability(DMelodiesData(), representation, decode, np.random.RandomState(seed),
+    return compute_controllability(DMelodiesData(), representation, np.random.RandomState(seed), decode_function=decode,
                                    **{"num_examples": 200, "num_steps": 6, **kwargs})
 
 

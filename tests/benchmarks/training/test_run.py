@@ -1,6 +1,5 @@
 """End-to-end training runs through the command line: outputs, resumption, determinism, and refusals
 (issue 3, items 4-6 and 8). Runs are tiny: the `tiny` dMelodies config, a few steps of small batches."""
-import collections
 import glob
 import importlib.metadata
 import json
@@ -13,43 +12,28 @@ import time
 import numpy as np
 import pytest
 
-from benchmarks import callbacks
-from benchmarks import data
-from benchmarks import train as train_lib
-from benchmarks.callbacks import NonFiniteLossError
+from benchmarks.training import data
+from benchmarks import run_dir
+from benchmarks.training import run as train_lib
+from benchmarks.training.callbacks import NonFiniteLossError
+from helpers import (QUIET_TENSORFLOW, REPO, gin_file, run_module, scalars, subprocess_env, tiny_bindings, train_args,
+                     train_command)
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GIN_FILES = [f"{a}_{m}" for a in ("cnn", "rnn") for m in ("beta_vae", "annealed_vae", "factor_vae")]
 RESULT_KEYS = {"method", "architecture", "hyperparameter_name", "hyperparameter_value", "seed", "epochs", "steps",
                "wall_time_s", "test_reconstruction_accuracy", "test_loss", "dataset_config"}
 
 
 def quick(data_dir, **overrides):
-    bindings = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
-                "train.steps_per_epoch": 3, "train.batch_size": 100, "train.checkpoint_every_steps": 2,
-                "train.log_every_steps": 1, "train.verbose": 0}
-    bindings.update(overrides)
-    return [f"{key} = {value}" for key, value in bindings.items()]
-
-
-def gin_file(name):
-    return os.path.join(REPO, "gin_configs", f"{name}.gin")
-
-
-def command(name, bindings, model_dir):
-    return [sys.executable, "-m", "benchmarks.train", f"--gin_file={gin_file(name)}",
-            *(f"--gin_bindings={b}" for b in bindings), f"--model_dir={model_dir}"]
+    """A tiny run's bindings, checkpointing every 2 steps and logging every step."""
+    return tiny_bindings(data_dir, **{"train.checkpoint_every_steps": 2, "train.log_every_steps": 1, **overrides})
 
 
 def cli(name, bindings, model_dir):
-    return subprocess.run(command(name, bindings, model_dir), cwd=REPO, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-
-
-def scalars(log_dir):
-    return collections.defaultdict(list, callbacks.read_scalars(str(log_dir)))
+    """``python -m benchmarks.train`` of gin_configs/<name>.gin, to its end."""
+    return run_module("benchmarks.train", *train_args(name, bindings, model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +43,7 @@ def trained(data_dir, tmp_path_factory):
     return {name: (str(root / name), cli(name, quick(data_dir), root / name)) for name in GIN_FILES}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", GIN_FILES)
 def test_every_gin_file_trains_from_the_command_line(trained, name):
     model_dir, process = trained[name]
@@ -88,6 +73,7 @@ def test_every_gin_file_trains_from_the_command_line(trained, name):
     assert set(extra + ["kl", "reconstruction_loss", "reconstruction_accuracy"]) <= set(train_logs)
 
 
+@pytest.mark.integration
 def test_saved_models_load_without_the_training_code(trained):
     """encoder.keras needs only Keras (evaluation reads it so); decoder.keras needs benchmarks.models."""
     script = f"""
@@ -107,11 +93,12 @@ print("loaded", len(dirs))
 """
     dirs = [model_dir for model_dir, _ in trained.values()]
     process = subprocess.run([sys.executable, "-c", script, json.dumps(dirs)], cwd=REPO, capture_output=True,
-                             text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                             text=True, timeout=600, env=subprocess_env(**QUIET_TENSORFLOW))
     assert process.returncode == 0, process.stderr[-3000:]
     assert f"loaded {len(dirs)}" in process.stdout
 
 
+@pytest.mark.integration
 def test_a_finished_run_is_not_retrained(trained, data_dir):
     model_dir, _ = trained["cnn_beta_vae"]
     stamps = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(model_dir, "**"), recursive=True)}
@@ -121,6 +108,7 @@ def test_a_finished_run_is_not_retrained(trained, data_dir):
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
 
 
+@pytest.mark.integration
 def test_a_model_dir_holding_another_configuration_is_refused(trained, data_dir):
     model_dir, _ = trained["cnn_beta_vae"]
     with pytest.raises(train_lib.ConfigurationError, match=r"different configuration(.|\n)*\+train.seed = 5"):
@@ -142,6 +130,7 @@ def test_bad_configurations_fail_before_training(data_dir, tmp_path):
     assert not os.path.exists(model_dir)
 
 
+@pytest.mark.integration
 def test_command_line_reports_configuration_errors(data_dir, tmp_path):
     process = cli("cnn_beta_vae", quick(data_dir, **{"train.learning_rate": 1.0}), tmp_path / "run")
     assert process.returncode != 0
@@ -157,6 +146,7 @@ def test_a_non_finite_loss_stops_the_run_clearly(data_dir, tmp_path):
     assert not os.path.exists(tmp_path / "results.json")
 
 
+@pytest.mark.integration
 def test_kill_and_resume_continues_exactly_where_it_stopped(data_dir, tmp_path):
     bindings = quick(data_dir, **{"train.epochs": 4, "train.steps_per_epoch": 40, "train.batch_size": 64,
                                   "train.checkpoint_every_steps": 5})
@@ -164,7 +154,7 @@ def test_kill_and_resume_continues_exactly_where_it_stopped(data_dir, tmp_path):
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
 
     interrupted_dir = tmp_path / "b"
-    process = subprocess.Popen(command("cnn_factor_vae", bindings, interrupted_dir), cwd=REPO,
+    process = subprocess.Popen(train_command("cnn_factor_vae", bindings, interrupted_dir), cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     index = interrupted_dir / "checkpoints" / "checkpoint"
     deadline = time.monotonic() + 300
@@ -194,7 +184,7 @@ def test_a_resumed_run_does_not_log_its_unchanged_schedule_value_again(tmp_path)
     """An uninterrupted run writes β only when it changes; a resumed one must not write it again."""
     import keras
 
-    from benchmarks.callbacks import TensorBoardLogger
+    from benchmarks.training.callbacks import TensorBoardLogger
     from benchmarks.models import build_cnn_vae
     from benchmarks.objectives import BetaVAE
 
@@ -305,6 +295,7 @@ def test_steps_per_execution_must_divide_the_epoch(data_dir, tmp_path):
     assert results["steps"] == 6
 
 
+@pytest.mark.integration
 def test_errors_name_the_problem_without_gin_context_or_addresses(data_dir, tmp_path):
     process = cli("cnn_beta_vae", quick(data_dir, **{"train.epochs": 1.5}), tmp_path / "run")
     assert process.returncode != 0
@@ -324,7 +315,7 @@ def test_a_second_training_into_a_busy_model_dir_is_refused(data_dir, tmp_path):
 
     model_dir = tmp_path / "run"
     model_dir.mkdir()
-    with open(model_dir / train_lib.LOCK_FILE, "a+") as held:
+    with open(model_dir / run_dir.LOCK_FILE, "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.write("pid 12345")
         held.flush()
@@ -334,6 +325,7 @@ def test_a_second_training_into_a_busy_model_dir_is_refused(data_dir, tmp_path):
     assert train_lib.run([gin_file("cnn_beta_vae")], quick(data_dir), str(model_dir))["steps"] == 6
 
 
+@pytest.mark.integration
 def test_only_presentation_bindings_may_change_between_a_run_and_its_rerun(trained, data_dir):
     model_dir, _ = trained["cnn_beta_vae"]
     with open(os.path.join(model_dir, "results.json")) as file:

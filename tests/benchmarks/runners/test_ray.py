@@ -1,4 +1,4 @@
-"""The sweep on Ray (benchmarks.ray_backend) and one run by its index (benchmarks.train_one).
+"""The sweep on Ray (benchmarks.runners.ray) and one run by its index (benchmarks.train_one).
 
 Each Ray sweep starts a real local Ray instance of 2 CPUs and stops it when done, or joins one that a test
 started; runs are tiny (the `tiny` dMelodies config, a few steps of small batches).
@@ -14,30 +14,24 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import QUIET_TENSORFLOW, REPO, gin_flags, module_command, run_module, subprocess_env, tiny_bindings
+
+pytestmark = pytest.mark.integration
 FOUR = ["cnn_beta_vae/beta=0.2/seed=0", "cnn_beta_vae/beta=1/seed=0", "cnn_beta_vae/beta=4/seed=0",
         "cnn_factor_vae/gamma=10/seed=0"]
 
 
 def quick(data_dir, **overrides):
     """Flags for a run of a few steps on dmelodies/tiny, scored with nothing (a later --metrics wins)."""
-    bindings = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
-                "train.steps_per_epoch": 3, "train.batch_size": 100, "train.verbose": 0}
-    bindings.update(overrides)
-    return ["--metrics=none", *(f"--gin_bindings={key} = {value}" for key, value in bindings.items())]
+    return ["--metrics=none", *gin_flags(tiny_bindings(data_dir, **overrides))]
 
 
 def selection(names):
     return [f"--filter={name}" for name in names]
 
 
-def command(module, *args):
-    return [sys.executable, "-m", module, *args]
-
-
 def cli(module, *args, **environment):
-    return subprocess.run(command(module, *args), cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **environment))
+    return run_module(module, *args, **environment)
 
 
 def ray_sweep(root, *args):
@@ -196,9 +190,9 @@ def test_killed_runs_are_retried_and_resume(data_dir, tmp_path):
     name = FOUR[3]
     bindings = quick(data_dir, **{"train.epochs": 4, "train.steps_per_epoch": 40, "train.batch_size": 64,
                                   "train.checkpoint_every_steps": 5})
-    sweep = subprocess.Popen(command(*ray_sweep(tmp_path, *selection([name]), *bindings, "--metrics=mig")),
+    sweep = subprocess.Popen(module_command(*ray_sweep(tmp_path, *selection([name]), *bindings, "--metrics=mig")),
                              cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                             env=subprocess_env(**QUIET_TENSORFLOW))
     model_dir = tmp_path / name
     try:
         first = _training(model_dir, sweep, (model_dir / "checkpoints" / "checkpoint").exists)

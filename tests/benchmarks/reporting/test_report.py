@@ -1,25 +1,24 @@
-"""The report from two real tiny runs, and the README's end-to-end quickstart."""
+"""The report from two real tiny runs, and from runs written by hand for its edge cases."""
 import csv
 import json
 import os
-import re
-import subprocess
-import sys
 
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks import evaluate, report, sweep, train
-
-GIN = os.path.join(sweep.GIN_DIR, "{}.gin")
+from benchmarks import report as report_command
+from benchmarks.evaluation import scoring as evaluate
+from benchmarks.reporting import report
+from benchmarks.training import run as train
+from helpers import gin_file, tiny_bindings
 
 
 def _tiny_run(root, data_dir, name, bindings, seed):
     """A real run of a few steps at grid point ``name`` (the sweep's layout), scored with MIG."""
     model_dir = os.path.join(root, *name.split("/"))
-    train.run([GIN.format(name.split("/")[0])], [
-        "TFDSSource.config = 'tiny'", f"TFDSSource.data_dir = {str(data_dir)!r}", "train.epochs = 1",
-        "train.steps_per_epoch = 3", "train.batch_size = 64", "train.validation_steps = 2", f"train.seed = {seed}",
+    train.run([gin_file(name.split("/")[0])], [
+        *tiny_bindings(data_dir, **{"train.epochs": 1, "train.batch_size": 64, "train.verbose": None,
+                                    "train.validation_steps": 2, "train.seed": seed}),
         *bindings], model_dir)
     evaluate.run(model_dir, [evaluate.config_file("mig")], ["mig.num_train = 300"])
     return model_dir
@@ -35,7 +34,7 @@ def two_runs(tmp_path_factory):
 
 def test_report_builds_table_figures_and_missing_list(two_runs, tmp_path):
     out = tmp_path / "report"
-    assert report.main([f"--root={two_runs}", f"--out={out}"]) == 0
+    assert report_command.main([f"--root={two_runs}", f"--out={out}"]) == 0
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert sorted((r["method"], r["architecture"], r["hyperparameter"], r["value"], r["seed"]) for r in rows) == [
         ("beta_vae", "cnn", "beta", "4.0", "0"), ("factor_vae", "cnn", "gamma", "10.0", "1")]
@@ -53,7 +52,7 @@ def test_report_builds_table_figures_and_missing_list(two_runs, tmp_path):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "| cnn_beta_vae/beta=4 | 1 |" in (out / "summary.md").read_text()
     # Against a preset, the missing runs are that preset's: the compressed study's 17, seed 0 only.
-    assert report.main([f"--root={two_runs}", f"--out={out}", "--preset=compressed"]) == 0
+    assert report_command.main([f"--root={two_runs}", f"--out={out}", "--preset=compressed"]) == 0
     missing = (out / "missing.txt").read_text().splitlines()
     assert len(missing) == 17 - 1 and "rnn_factor_vae/gamma=10/seed=0: no results.json" in missing
     assert "cnn_ar_vae/gamma=1/seed=0: no results.json" in missing
@@ -67,44 +66,10 @@ def test_report_lists_runs_without_metrics_and_rejects_empty_roots(two_runs, tmp
     (bare / "results.json").write_text(json.dumps(results))
     summary = report.build_report(str(tmp_path / "bare"))
     assert "run: no metrics (run python -m benchmarks.evaluate)" in summary["missing"]
-    assert report.main([f"--root={tmp_path / 'nothing'}"]) == 2
+    assert report_command.main([f"--root={tmp_path / 'nothing'}"]) == 2
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no results.json"):
         report.build_report(str(tmp_path / "empty"))
-
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# TensorFlow's C++ lines that are logged while it loads, before absl::InitializeLog() and before
-# TF_CPP_MIN_LOG_LEVEL is read: no setting silences them (README.md, "Troubleshooting").
-_UNSILENCEABLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-_CPP_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ (?P<file>[\w.]+):\d+\]")
-_CPP_FILES_LOGGING_WHILE_LOADING = {"port.cc", "cudart_stub.cc"}  # oneDNN is on; no CUDA driver
-
-
-def test_quickstart_runs_end_to_end_and_prints_only_what_a_user_needs(tmp_path):
-    """The README's first command as a user runs it (a fresh process, output to a file, the dataset
-    built on first use): fewer than 60 lines, no warning that could have been prevented."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP_")}
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-m", "benchmarks.quickstart", f"--out={tmp_path}"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    printed = done.stdout
-    lines = done.stdout.splitlines() + done.stderr.splitlines()
-    assert len(lines) < 60, "\n".join(lines)
-    unsilenceable = [line for line in lines if line == _UNSILENCEABLE or (
-        (match := _CPP_LOG_LINE.match(line)) and match["file"] in _CPP_FILES_LOGGING_WHILE_LOADING)]
-    assert len(unsilenceable) <= 6  # three lines for each of the two libraries TensorFlow loads
-    rest = [line for line in lines if line not in unsilenceable]
-    assert not [line for line in rest if _CPP_LOG_LINE.match(line)]  # cpu_feature_guard, cuInit, tf.data notices
-    assert not [line for line in rest if "warn" in line.lower() or "Traceback" in line]
-    assert not [line for line in rest if "Unknown size" in line or "dataset_info.json" in line]
-    assert not [c for c in "\x1b\x08\r" if c in done.stdout + done.stderr]  # no progress bars redrawn in a file
-    assert "Epoch 10/10" in printed and "[4/4] report" in printed and "reconstructed" in printed
-    summary = json.load(open(tmp_path / "quickstart.json"))
-    assert set(summary["scores"]) == {"mig", "modularity_explicitness", "sap_score"}
-    assert (tmp_path / "reconstruction.mid").exists() and (tmp_path / "report" / "results.csv").exists()
-    assert (tmp_path / "run" / "encoder.keras").exists()
 
 
 # ---- runs written by hand in the layout train and evaluate write, to exercise the report's edge cases
@@ -143,7 +108,7 @@ def test_bad_runs_are_listed_as_problems_and_the_report_goes_on(tmp_path, capsys
     damaged_metrics = _write_run(root, "cnn_beta_vae/beta=1/seed=2", accuracy=0.7)
     with open(os.path.join(damaged_metrics, "metrics", "sap_score.json"), "w") as file:
         json.dump({"name": "sap_score", "scores": {"sap_score": {"SAP_score": "high"}}}, file)
-    assert report.main([f"--root={root}", f"--out={out}"]) == 0
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
     printed = capsys.readouterr().out
     assert "5 problem(s) (see missing.txt)" in printed
     rows = {r["run"]: r for r in csv.DictReader(open(out / "results.csv"))}
@@ -170,7 +135,7 @@ def test_bad_runs_are_listed_as_problems_and_the_report_goes_on(tmp_path, capsys
 def test_a_report_of_only_bad_runs_is_one_error_and_writes_nothing(tmp_path, capsys):
     root, out = tmp_path / "runs", tmp_path / "report"
     _write_run(root, "cnn_beta_vae/beta=4/seed=0", results="[]")
-    assert report.main([f"--root={root}", f"--out={out}"]) == 2
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: no usable results.json under '{root}': cnn_beta_vae/beta=4/seed=0: problem: "
                           "results.json holds list") and err.count("\n") == 1
@@ -245,7 +210,7 @@ def test_summary_gives_seed_ranges_bootstrap_intervals_null_floors_and_keeps_bud
     _write_run(root, "s=0.3/cnn_beta_vae/beta=4/seed=0", results=dict(_good_results(), epochs=30))
     floor = tmp_path / "null_floor.json"
     floor.write_text(json.dumps({"scores": {"independent_codes": {"mig/discrete_mig": [0.004, 0.006, 0.005]}}}))
-    assert report.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 0
+    assert report_command.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 0
     rows = {(r["level"], r["group"], r["score"]): r for r in csv.DictReader(open(out / "summary.csv"))}
     point = rows[("point", "s=0.1/cnn_beta_vae/beta=4", "accuracy")]
     assert (int(point["n"]), float(point["median"]), float(point["low"]), float(point["high"])) == (3, 0.6, 0.5, 0.7)
@@ -265,4 +230,4 @@ def test_summary_gives_seed_ranges_bootstrap_intervals_null_floors_and_keeps_bud
     assert "| independent_codes | 3 | – | 0.005 [0.004, 0.006] |" in text
     assert (out / "learning_curves_accuracy.png").exists() and (out / "learning_curves_kl.png").exists()
     floor.write_text("{}")
-    assert report.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 2
+    assert report_command.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 2

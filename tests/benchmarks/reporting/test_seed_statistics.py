@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from benchmarks import seed_statistics as stats
+from benchmarks.reporting import seed_statistics as stats
 
 
 def test_seed_range_is_median_min_max_of_the_finite_values():

@@ -1,5 +1,4 @@
 """The objectives and schedules compute protocol §6's equations; FactorVAE's two updates stay apart."""
-import gin
 import keras
 import numpy as np
 import pytest
@@ -7,19 +6,14 @@ import tensorflow as tf
 from keras import ops
 
 import dmelodies_tfds
-from benchmarks.callbacks import checkpoint
+from benchmarks.training.checkpoints import checkpoint
 from benchmarks.models import Architecture, build_cnn_vae
 from benchmarks.objectives import AnnealedVAE, BetaVAE, ExponentialAnnealing, FactorVAE, kl_divergence, permute_dims
 from benchmarks.objectives.schedules import warmup_steps
 from benchmarks.objectives.vae import Terms, categorical_reconstruction
 
 
-@pytest.fixture(autouse=True)
-def no_gin_bindings():
-    """Gin configurables read global bindings: each test starts and ends without any."""
-    gin.clear_config(clear_constants=True)
-    yield
-    gin.clear_config(clear_constants=True)
+pytestmark = pytest.mark.usefixtures("no_gin_bindings")  # conftest.py: each test starts and ends without any
 
 
 def test_kl_matches_a_monte_carlo_estimate():

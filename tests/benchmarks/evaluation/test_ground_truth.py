@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks.ground_truth import DMelodiesData, SplitPrefix
+from benchmarks.evaluation.ground_truth import DMelodiesData, SplitPrefix
 from disentanglement_lib.data.ground_truth import ground_truth_data
 from disentanglement_lib.evaluation.metrics import utils
 

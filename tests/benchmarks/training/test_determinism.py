@@ -5,48 +5,36 @@ Runs are tiny: the `tiny` dMelodies config, a few steps of batches of 100.
 """
 from __future__ import annotations
 
-import collections
 import glob
 import json
 import logging
 import os
 import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from benchmarks import callbacks
-from benchmarks import data
-from benchmarks import evaluate as E
-from benchmarks import train as train_lib
+from benchmarks.training import data
+from benchmarks.evaluation import scoring as E
+from benchmarks.training import run as train_lib
+from helpers import QUIET_TENSORFLOW, REPO, gin_file, scalars, subprocess_env, tiny_bindings, train_command
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def bindings(data_dir, **overrides):
-    values = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(data_dir), "train.epochs": 2,
-              "train.steps_per_epoch": 3, "train.batch_size": 100, "train.checkpoint_every_steps": 2,
-              "train.log_every_steps": 1, "train.verbose": 0}
-    values.update(overrides)
-    return [f"{key} = {value}" for key, value in values.items()]
-
-
-def gin_file(name):
-    return os.path.join(REPO, "gin_configs", f"{name}.gin")
+    """A tiny run's bindings, checkpointing every 2 steps and logging every step."""
+    return tiny_bindings(data_dir, **{"train.checkpoint_every_steps": 2, "train.log_every_steps": 1, **overrides})
 
 
 def train_commands(name, gin_bindings, model_dirs):
     """`python -m benchmarks.train ...` into each of ``model_dirs``, each in a fresh interpreter, all at
     once; their results."""
-    processes = [subprocess.Popen([sys.executable, "-m", "benchmarks.train", f"--gin_file={gin_file(name)}",
-                                   *(f"--gin_bindings={b}" for b in gin_bindings), f"--model_dir={model_dir}"],
+    processes = [subprocess.Popen(train_command(name, gin_bindings, model_dir),
                                   cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                  env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                                  env=subprocess_env(**QUIET_TENSORFLOW))
                  for model_dir in model_dirs]
     results = []
     for process, model_dir in zip(processes, model_dirs):
@@ -68,10 +56,7 @@ def numbers(value, prefix=""):
     return {prefix: value} if isinstance(value, (int, float)) and not isinstance(value, bool) else {}
 
 
-def scalars(log_dir):
-    return collections.defaultdict(list, callbacks.read_scalars(str(log_dir)))
-
-
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["cnn_factor_vae", "rnn_annealed_vae"])
 def test_the_same_command_twice_gives_the_same_results(name, data_dir, tmp_path):
     """Same seed: same split and data order, same initial weights, same sampling, dropout, teacher forcing

@@ -1,20 +1,19 @@
-"""disentanglement_lib's own metric unit tests, run unchanged on this stack through benchmarks.dlib_compat.
+"""disentanglement_lib's own metric unit tests, run unchanged on this stack through benchmarks.evaluation.dlib_compat.
 
 Each of its ``evaluation/metrics/*_test.py`` cases becomes one pytest case. Seven of them fit gradient
-boosting or many SVMs for 12 s to 4 min each (DCI, fairness, strong downstream task); they run only
-with ``DMELODIES_SLOW_TESTS=1``.
+boosting or many SVMs for 12 s to 4 min each (DCI, fairness, strong downstream task); they are marked
+``slow`` and run only with ``--run-slow`` or ``-m slow`` (tests/conftest.py).
 """
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import sys
 import unittest
 
 import pytest
 
-from benchmarks import dlib_compat  # noqa: F401  (must precede every disentanglement_lib import)
+from benchmarks.evaluation import dlib_compat  # noqa: F401  (must precede every disentanglement_lib import)
 
 import gin  # noqa: E402
 import disentanglement_lib.evaluation.metrics as dlib_metrics  # noqa: E402
@@ -26,7 +25,6 @@ SLOW = {
     "unified_scores_test.UnifiedScoreTest.test_metric_dci",
     "unified_scores_test.UnifiedScoreTest.test_duplicated_latent_space_dci",
 }
-RUN_SLOW = os.environ.get("DMELODIES_SLOW_TESTS") == "1"
 
 
 def _flatten(suite):
@@ -54,8 +52,7 @@ DLIB_TESTS = _dlib_test_ids()
 
 
 @pytest.mark.parametrize("test_id", [
-    pytest.param(t, marks=pytest.mark.skipif(not RUN_SLOW, reason="slow: set DMELODIES_SLOW_TESTS=1"))
-    if t in SLOW else t for t in DLIB_TESTS])
+    pytest.param(t, marks=pytest.mark.slow) if t in SLOW else t for t in DLIB_TESTS])
 def test_disentanglement_lib_unit_test(test_id):
     case = unittest.defaultTestLoader.loadTestsFromName(f"{dlib_metrics.__name__}.{test_id}")
     result = unittest.TestResult()

@@ -2,7 +2,7 @@
 are known: computed here by hand, or by a small independent implementation run on the very (code, factor)
 pairs disentanglement_lib scored.
 
-Scores come from :func:`benchmarks.evaluate.score`, i.e. from each file in ``gin_configs/metrics`` and
+Scores come from :func:`benchmarks.evaluation.scoring.score`, i.e. from each file in ``gin_configs/metrics`` and
 disentanglement_lib's own metric code. The codes are functions of the factor labels read back from each
 melody, so what they should score is known independently of any network:
 
@@ -20,7 +20,7 @@ import pytest
 from sklearn import svm
 
 import dmelodies_tfds as d
-from benchmarks import evaluate as E
+from benchmarks.evaluation import scoring as E
 from benchmarks.gin_config import parse_config
 
 NUM_BINS = 20  # protocol §7: histogram discretiser with 20 bins for MIG and Modularity

@@ -4,16 +4,15 @@ from __future__ import annotations
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import dmelodies_tfds as d
-from benchmarks import evaluate as E
+from benchmarks import evaluate as evaluate_command
+from benchmarks.evaluation import scoring as E
+from helpers import run_module, subprocess_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL_MIG = ["mig.num_train = 3000", "mig.batch_size = 500"]
 # Small sizes per metric config, so every file in gin_configs/metrics runs in seconds.
 SMALL = {
@@ -84,7 +83,7 @@ def test_every_metric_config_has_small_test_sizes():
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_metric_config_runs_from_the_command_line(name, tiny_model_dir, capsys):
     argv = [f"--model_dir={tiny_model_dir}", f"--gin_file={E.config_file(name)}"]
-    E.main(argv + [f"--gin_bindings={b}" for b in SMALL[name]])
+    evaluate_command.main(argv + [f"--gin_bindings={b}" for b in SMALL[name]])
     name = RESULT_NAME[name]
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"wrote {tiny_model_dir}/metrics/{name}.json")
     with open(os.path.join(tiny_model_dir, "metrics", f"{name}.json")) as file:
@@ -129,7 +128,7 @@ def test_paper_protocol_sizes_follow_the_papers_trainers():
             assert gin.query_parameter("evaluation.name") == "paper"
         finally:
             gin.clear_config()
-    from benchmarks.sweep import metric_file
+    from benchmarks.study.suites import metric_file
 
     assert (metric_file("paper", "factor_vae"), metric_file("paper", "beta_vae"), metric_file("paper", None)) == (
         "paper_factor_vae", "paper", "paper")
@@ -177,17 +176,17 @@ def test_same_seed_same_scores(tiny_networks):
 def test_clear_errors(tmp_path, tiny_model_dir, tiny_networks):
     mig_gin = f"--gin_file={E.config_file('mig')}"
     with pytest.raises(SystemExit, match="error: model_dir .*absent does not exist"):
-        E.main([f"--model_dir={tmp_path / 'absent'}", mig_gin])
+        evaluate_command.main([f"--model_dir={tmp_path / 'absent'}", mig_gin])
     with pytest.raises(SystemExit, match="has no encoder.keras"):
-        E.main([f"--model_dir={tmp_path}", mig_gin])
+        evaluate_command.main([f"--model_dir={tmp_path}", mig_gin])
     with pytest.raises(SystemExit, match="unknown metric.*'nope'.*metrics are mig, modularity_explicitness"):
-        E.main([f"--model_dir={tiny_model_dir}", mig_gin, "--gin_bindings=evaluation.metrics = ['nope']"])
+        evaluate_command.main([f"--model_dir={tiny_model_dir}", mig_gin, "--gin_bindings=evaluation.metrics = ['nope']"])
     with pytest.raises(SystemExit, match="gin file .*missing.gin does not exist"):
-        E.main([f"--model_dir={tiny_model_dir}", f"--gin_file={tmp_path / 'missing.gin'}"])
+        evaluate_command.main([f"--model_dir={tiny_model_dir}", f"--gin_file={tmp_path / 'missing.gin'}"])
     bare = tmp_path / "bare.gin"
     bare.write_text("evaluation.name = 'bare'\nevaluation.metrics = ['mig']\n")
     with pytest.raises(SystemExit, match=r"error: Required bindings for `mig` not provided in config: \['num_train'\]"):
-        E.main([f"--model_dir={tiny_model_dir}", f"--gin_file={bare}"])
+        evaluate_command.main([f"--model_dir={tiny_model_dir}", f"--gin_file={bare}"])
     with pytest.raises(E.ConfigurationError, match="unknown metric config 'nope'; known: beta_vae_sklearn"):
         E.score(oracle(), metrics=["nope"])
     with pytest.raises(E.ConfigurationError, match="needs the run's decoder.keras"):
@@ -196,13 +195,12 @@ def test_clear_errors(tmp_path, tiny_model_dir, tiny_networks):
         E.score(oracle(), metrics=["paper"], gin_bindings=SMALL["paper"] + ["mig.num_train = 501"])
 
 
+@pytest.mark.integration
 def test_python_dash_m_entry_point(tiny_model_dir, tmp_path):
     """The real command line, once (it imports TensorFlow): scores, then the results path."""
-    env = {**os.environ, "PYTHONPATH": REPO + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.evaluate", f"--model_dir={tiny_model_dir}",
-                           f"--gin_file={E.config_file('mig')}", "--gin_bindings=mig.num_train = 200",
-                           "--gin_bindings=evaluation.name = 'mig_cli'"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    done = run_module("benchmarks.evaluate", f"--model_dir={tiny_model_dir}", f"--gin_file={E.config_file('mig')}",
+                      "--gin_bindings=mig.num_train = 200", "--gin_bindings=evaluation.name = 'mig_cli'",
+                      cwd=tmp_path, timeout=None, env=subprocess_env())
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("mig: discrete_mig ")
@@ -221,7 +219,7 @@ def test_damaged_inputs_are_one_line_errors(tmp_path, tiny_networks):
     mig_gin = f"--gin_file={E.config_file('mig')}"
     (tmp_path / "encoder.keras").write_bytes(whole[: len(whole) // 2])
     with pytest.raises(SystemExit, match=r"encoder.keras is damaged: not a complete .keras \(zip\) archive"):
-        E.main([f"--model_dir={tmp_path}", mig_gin])
+        evaluate_command.main([f"--model_dir={tmp_path}", mig_gin])
     source, damaged = zipfile.ZipFile(io.BytesIO(whole)), io.BytesIO()
     with zipfile.ZipFile(damaged, "w") as target:
         for item in source.infolist():
@@ -229,10 +227,10 @@ def test_damaged_inputs_are_one_line_errors(tmp_path, tiny_networks):
             target.writestr(item, content[: len(content) // 2] if item.filename.endswith(".h5") else content)
     (tmp_path / "encoder.keras").write_bytes(damaged.getvalue())
     with pytest.raises(SystemExit, match=r"encoder.keras is damaged and cannot be loaded \(OSError: .*truncated"):
-        E.main([f"--model_dir={tmp_path}", mig_gin])
+        evaluate_command.main([f"--model_dir={tmp_path}", mig_gin])
     (tmp_path / "encoder.keras").write_bytes(whole)
     with pytest.raises(SystemExit, match=r"^error: mig.num_train = 0: it must be a positive integer$"):
-        E.main([f"--model_dir={tmp_path}", mig_gin, "--gin_bindings=mig.num_train = 0"])
+        evaluate_command.main([f"--model_dir={tmp_path}", mig_gin, "--gin_bindings=mig.num_train = 0"])
     (tmp_path / "results.json").write_text("[1, 2]")
-    with pytest.raises(SystemExit, match=r"results.json holds a list, not a run's results"):
-        E.main([f"--model_dir={tmp_path}", mig_gin])
+    with pytest.raises(SystemExit, match=r"results.json holds list, not an object"):
+        evaluate_command.main([f"--model_dir={tmp_path}", mig_gin])

@@ -1,0 +1,88 @@
+"""What the benchmark tests share: the repository's paths, tiny runs' gin bindings, and the commands run in
+a fresh interpreter (``python -m benchmarks.<command>``).
+
+``import helpers`` finds this module because pyproject.toml's ``[tool.pytest.ini_options]`` puts
+``tests/benchmarks`` on ``pythonpath`` (pytest imports the tests themselves with ``--import-mode=importlib``).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+from typing import Iterable, Mapping
+
+REPO = str(pathlib.Path(__file__).resolve().parents[2])
+GIN_DIR = os.path.join(REPO, "gin_configs")
+GOLDEN = pathlib.Path(REPO) / "tests" / "benchmarks" / "golden"  # tools/make_golden_fixtures.py --out
+NOTEBOOK = os.path.join(REPO, "notebooks", "dmelodies_tour.ipynb")
+TOOLS_DIR = os.path.join(REPO, "tools")
+# The temporary folder of the system, read before tests/conftest.py points tempfile (and TMPDIR) at a folder
+# of pytest's base temporary folder for the session.
+SYSTEM_TEMPDIR = tempfile.gettempdir()
+# TensorFlow's C++ log lines at warnings and above only, for commands whose output a test reads.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def gin_file(name: str) -> str:
+    """gin_configs/<name>.gin."""
+    return os.path.join(GIN_DIR, f"{name}.gin")
+
+
+def tiny_bindings(data_dir, **overrides) -> list:
+    """gin bindings (``"key = value"``) of a run of a few steps on ``dmelodies/tiny`` in ``data_dir``: 2 epochs
+    of 3 batches of 100, printing nothing. ``overrides`` (``**{"train.epochs": 1}``) replace or add bindings,
+    in order; an override of ``None`` drops that binding."""
+    values = {"TFDSSource.config": "'tiny'", "TFDSSource.data_dir": repr(str(data_dir)), "train.epochs": 2,
+              "train.steps_per_epoch": 3, "train.batch_size": 100, "train.verbose": 0}
+    values.update(overrides)
+    return [f"{key} = {value}" for key, value in values.items() if value is not None]
+
+
+def gin_flags(bindings: Iterable[str]) -> list:
+    """``--gin_bindings=...`` flags of ``bindings``."""
+    return [f"--gin_bindings={binding}" for binding in bindings]
+
+
+def module_command(module: str, *args) -> list:
+    """``python -m <module> <args>`` with this interpreter."""
+    return [sys.executable, "-m", module, *(str(arg) for arg in args)]
+
+
+def train_args(name: str, bindings: Iterable[str], model_dir) -> list:
+    """benchmarks.train's flags for gin_configs/<name>.gin with ``bindings``, into ``model_dir``."""
+    return [f"--gin_file={gin_file(name)}", *gin_flags(bindings), f"--model_dir={model_dir}"]
+
+
+def train_command(name: str, bindings: Iterable[str], model_dir) -> list:
+    """``python -m benchmarks.train`` of gin_configs/<name>.gin with ``bindings``, into ``model_dir``."""
+    return module_command("benchmarks.train", *train_args(name, bindings, model_dir))
+
+
+def subprocess_env(environ: Mapping[str, str] | None = None, **changes) -> dict:
+    """``environ`` (this process' environment by default) with the repository first on PYTHONPATH, so that
+    ``python -m benchmarks.<command>`` finds this checkout from any working folder, and ``changes``."""
+    env = dict(os.environ if environ is None else environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH", "")) if p)
+    env.update(changes)
+    return env
+
+
+def run_module(module: str, *args, cwd=REPO, timeout: float | None = 600, env: Mapping[str, str] | None = None,
+               **changes) -> subprocess.CompletedProcess:
+    """Runs ``python -m <module> <args>`` to its end in ``cwd``, its output captured as text. Without ``env``,
+    the environment is this process' with the repository on PYTHONPATH, TensorFlow's C++ logging quietened
+    and ``changes``."""
+    if env is None:
+        env = subprocess_env(**{**QUIET_TENSORFLOW, **changes})
+    return subprocess.run(module_command(module, *args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def scalars(log_dir) -> collections.defaultdict:
+    """{tag: [(step, value), ...]} of the TensorBoard scalars under ``log_dir`` ([] for a tag not logged)."""
+    from benchmarks.training import callbacks
+
+    return collections.defaultdict(list, callbacks.read_scalars(str(log_dir)))
