@@ -13,9 +13,14 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["dmelodies_tfds", "dmelodies_tfds.*", "benchmarks", "benchmarks.*"]),
+    # gin_configs/ (at the top of the checkout, where the commands' examples name it) is installed inside
+    # the package as benchmarks/gin_configs, so that a non-editable install finds it (benchmarks.study.configs).
+    packages=find_packages(include=["dmelodies_tfds", "dmelodies_tfds.*", "benchmarks", "benchmarks.*"])
+    + ["benchmarks.gin_configs", "benchmarks.gin_configs.metrics"],
+    package_dir={"benchmarks.gin_configs": "gin_configs", "benchmarks.gin_configs.metrics": "gin_configs/metrics"},
     package_data={"dmelodies_tfds.dmelodies": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv"],
-                  "benchmarks": ["explorer_static/*"]},
+                  "benchmarks.explorer": ["static/*"],
+                  "benchmarks.gin_configs": ["*.gin"], "benchmarks.gin_configs.metrics": ["*.gin"]},
     include_package_data=True,
     install_requires=[
         "numpy>=1.26",
@@ -52,8 +57,13 @@ setup(
         # grain reads the ArrayRecord data source without TensorFlow (its test and the README's example).
         # playwright drives Debian's chromium (.ci/run installs it) in the explorer's browser test.
         # ray: the sweep's Ray backend and its tests (tested with Ray 2.60 beside TensorFlow 2.21).
+        # mkdocs, its Material theme and mkdocstrings build the site (tests/test_docs.py builds it strictly).
         "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18", "playwright",
-                 "ray"],
+                 "ray", "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
+                 "mkdocs-literate-nav>=0.6"],
+        # The documentation site: mkdocs build --strict (or mkdocs serve), API reference from the docstrings.
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
+                 "mkdocs-literate-nav>=0.6"],
         "grain": ["grain>=0.2.18"],
         "ray": ["ray"],  # python -m benchmarks.sweep --backend=ray
         # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).

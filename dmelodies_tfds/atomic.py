@@ -1,15 +1,16 @@
-"""Atomic file output: a reader sees the old file, the whole new file, or nothing (both packages use it).
+"""Atomic file output: a reader sees the old file, the whole new file, or nothing.
 
-Every writer in the package (MIDI, MusicXML, the release ``.npz``) goes through :func:`atomic_output`,
-so an interrupted export never leaves a half-written file under the name the user asked for.
+Every file either package writes (MIDI, MusicXML, the release ``.npz``, a run's models, results and
+metrics) goes through :func:`atomic_path`, so an interrupted export or run never leaves a half-written
+file under the name the user asked for.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from typing import BinaryIO, Iterator
 
 
@@ -26,37 +27,52 @@ def check_output_path(path, overwrite: bool = False) -> str:
     return path
 
 
+# `.tmp-PID-TOKEN-NAME`: every temporary of :func:`atomic_path`. The writer's process id is in the name, so
+# a later writer can tell a dead writer's leftover; the token tells apart two writers of one process; the
+# target's name comes last, so the temporary keeps its extension (Keras infers the format from it).
+TEMPORARY_NAME = re.compile(r"^\.tmp-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})-.+$")
+
+
 @contextlib.contextmanager
-def atomic_output(path, overwrite: bool = False) -> Iterator[BinaryIO]:
-    """A binary file to write ``path`` through: a temporary file in the same folder, renamed on success.
+def atomic_path(path, overwrite: bool = True) -> Iterator[str]:
+    """A temporary path beside ``path`` to write through; renamed onto ``path`` when the block succeeds,
+    removed when it fails. For writers that need a path (a Keras model's ``save``); the one writer of both
+    packages, :func:`atomic_output` and :func:`write_text` included.
 
     Without ``overwrite`` the final step is a hard link, which fails if ``path`` appeared meanwhile, so an
-    existing file is never replaced behind the caller's back. On any error the temporary file is removed.
+    existing file is never replaced behind the caller's back. A killed process cannot remove its temporary
+    (a half-saved model, a half-written release ``.npz``); the next writer into the same folder does.
     """
     path = check_output_path(path, overwrite)
     parent, name = os.path.split(os.path.abspath(path))
     remove_stale_temporaries(parent, TEMPORARY_NAME)
-    # The writer's process id is in the name, so a later writer can tell a dead writer's leftover.
-    fd, temp = tempfile.mkstemp(dir=parent, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
+    temporary = os.path.join(parent, f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{name}")
     try:
-        with os.fdopen(fd, "wb") as file:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(file.fileno(), 0o666 & ~umask)  # mkstemp's 0600 would make exports private
+        yield temporary
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            _link_no_clobber(temporary, path)
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def atomic_output(path, overwrite: bool = False) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through (:func:`atomic_path`), flushed to disk before it takes the
+    name, with the permissions of an ordinary new file."""
+    with atomic_path(path, overwrite) as temporary:
+        with open(temporary, "xb") as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
-        if overwrite:
-            os.replace(temp, path)
-        else:
-            _link_no_clobber(temp, path)
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
 
 
-# `.NAME.PID.XXXXXXXX.tmp`: the temporary files of :func:`atomic_output`.
-TEMPORARY_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+def write_text(path, text: str) -> None:
+    """Writes ``text`` (UTF-8) to ``path`` atomically, replacing what was there."""
+    with atomic_output(path, overwrite=True) as file:
+        file.write(text.encode("utf-8"))
 
 
 def process_alive(pid: int) -> bool:

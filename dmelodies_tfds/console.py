@@ -1,13 +1,12 @@
 """What the command lines print: what a user needs, not the libraries' start-up notices.
 
-Only the programs call these (``python -m dmelodies_tfds …``, ``python -m benchmarks.<train|evaluate|
-quickstart>``), from their ``if __name__ == "__main__"`` paths; importing the packages changes no
-logging setting of the importing process. Every setting is a default: a variable the user has set, or
-an absl flag given on the command line, wins. README.md, "Troubleshooting", lists what still prints.
+Only the programs call these (``python -m dmelodies_tfds …``, ``python -m benchmarks.<command>``), from
+their ``if __name__ == "__main__"`` paths; importing the packages changes no logging setting of the
+importing process. Every setting is a default: a variable the user has set wins. The troubleshooting
+guide lists what still prints.
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -18,29 +17,10 @@ import sys
 # a run still reach Python as exceptions.
 TF_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
-# Python loggers of the libraries, for absl programs (whose handler shows INFO): TFDS logs "Load dataset
-# info" and "Constructing tf.data.Dataset" for every split it reads through absl's logger, TensorFlow
-# the duration of each checkpoint's sharding callback. Their warnings still show; ours (the root
-# logger: parameters, resumption, schedules, the test accuracy) keep INFO.
-ABSL_LOGGER_LEVELS = {"absl": "WARNING", "tensorflow": "WARNING"}
-
-
 def quiet_tensorflow_start_up() -> None:
     """Sets ``TF_CPP_MIN_LOG_LEVEL`` unless the user has; call it before TensorFlow is imported."""
     for name, value in TF_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-
-
-def quiet_absl_loggers() -> None:
-    """Sets :data:`ABSL_LOGGER_LEVELS` unless ``--logger_levels`` was given (so that
-    ``--logger_levels=absl:INFO,tensorflow:INFO`` shows those lines again). Call it first thing in an
-    absl program's ``main``: ``app.run`` sets absl's verbosity, which resets absl's logger, after the
-    flags are parsed."""
-    from absl import flags
-
-    if not flags.FLAGS["logger_levels"].present:
-        for name, level in ABSL_LOGGER_LEVELS.items():
-            logging.getLogger(name).setLevel(level)
 
 
 def is_terminal(stream) -> bool:
@@ -62,6 +42,6 @@ def progress_bars_in_terminal_only() -> None:
 
 
 def quiet_program() -> None:
-    """Everything above that a program without absl flags needs; call it before TensorFlow is imported."""
+    """Everything above that a program needs; call it before TensorFlow is imported."""
     quiet_tensorflow_start_up()
     progress_bars_in_terminal_only()

@@ -9,7 +9,7 @@ framework, each importing it and building its models once; this parent alternate
 original's, then the original's then ours, ...), one timing at a time, so a change in the machine's
 load affects both sides of a pair alike. Each timing is N training steps after warm-up, at batch 512, on
 the same batches: the first N + 1 of training seed 0's stream over dMelodies' full train split
-(``benchmarks.data.training_batches``). Both sides get the same intra- and inter-op thread counts.
+(``benchmarks.training.data.training_batches``). Both sides get the same intra- and inter-op thread counts.
 
 - Ours: the objective, architecture, Adam, per-batch callbacks, steps per call (k, 4 by default) and
   input pipeline exactly as ``benchmarks.train`` sets them up (``perf/train_throughput.training_setup``);
@@ -85,8 +85,8 @@ def _ours_worker(args, reply):
     import keras
 
     sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, "perf")]
-    from benchmarks import data
-    from benchmarks.files import atomic_path
+    from benchmarks.training import data
+    from dmelodies_tfds.atomic import atomic_path
     from train_throughput import step_clock, training_setup
 
     train = data.TFDSSource(config=args.config, data_dir=args.data_dir).load("train")

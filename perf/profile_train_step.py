@@ -191,7 +191,7 @@ def main():
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from benchmarks import data
+    from benchmarks.training import data
     from benchmarks.models import ARCHITECTURES
     from benchmarks.objectives import OBJECTIVES
     from train_throughput import training_setup

@@ -38,7 +38,7 @@ def stacked_group(architecture: str, members: int, steps_per_epoch: int):
 
     from benchmarks.models import ARCHITECTURES
     from benchmarks.objectives import OBJECTIVES
-    from benchmarks.stacked import _Group
+    from benchmarks.training.stacked import _Group
 
     runs = []
     for seed in range(members):
@@ -67,7 +67,7 @@ def main():
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from benchmarks import data
+    from benchmarks.training import data
     from train_throughput import step_clock, training_setup
 
     train = data.TFDSSource(config=args.config).load("train")

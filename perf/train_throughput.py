@@ -24,7 +24,7 @@ LOG_EVERY_STEPS, CHECKPOINT_EVERY_STEPS = 100, 1000  # benchmarks.train's defaul
 
 def pipeline_throughput(train, batches=500):
     """Batches/s the training pipeline delivers on its own (gather + prefetch), after one warm-up batch."""
-    from benchmarks import data
+    from benchmarks.training import data
 
     iterator = iter(data.training_batches(train, BATCH_SIZE, seed=0))
     next(iterator)
@@ -39,11 +39,11 @@ def training_setup(architecture, method, train, jit_compile, log_dir):
     logger), set up as ``benchmarks.train`` sets them up, with seed 0."""
     import keras
 
-    from benchmarks import callbacks, data
+    from benchmarks.training import callbacks, data
     from benchmarks.models import ARCHITECTURES
     from benchmarks.objectives import OBJECTIVES
 
-    from benchmarks.train import default_steps_per_execution
+    from benchmarks.training.run import default_steps_per_execution
 
     keras.utils.set_random_seed(0)
     steps_per_epoch = data.epoch_steps(len(train), BATCH_SIZE)
@@ -100,7 +100,7 @@ def main():
 
     import tensorflow as tf
 
-    from benchmarks import data
+    from benchmarks.training import data
 
     print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other work shares them); "
           f"TensorFlow {tf.__version__}, intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")

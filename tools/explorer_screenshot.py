@@ -3,7 +3,7 @@
     python tools/explorer_screenshot.py [--model_dir results/compressed/runs/cnn_beta_vae/beta=1/seed=0]
         [--index 812345] [--out docs/explorer.png]
 
-Serves the run with :mod:`benchmarks.explore`, opens the page in Debian's headless ``chromium`` through
+Serves the run with :mod:`benchmarks.explorer.app`, opens the page in Debian's headless ``chromium`` through
 Playwright (``apt-get install -y chromium``; Playwright cannot download a browser here), picks melody
 ``--index`` (by default one the run reconstructs exactly), moves the most informative dimension's slider
 to the end of its range, and saves the page. The run's files are only read.
@@ -24,8 +24,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def screenshot(model_dir: str, index: int, out: str) -> None:
     from playwright.sync_api import sync_playwright
 
-    from benchmarks import explore
-    from benchmarks.files import atomic_path
+    from benchmarks.explorer import app as explore
+    from dmelodies_tfds.atomic import atomic_path
 
     with explore.running(explore.Explorer(model_dir)) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

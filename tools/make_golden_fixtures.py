@@ -1,4 +1,4 @@
-"""Write golden fixtures from the original PyTorch implementation, for ``tests/benchmarks/test_equivalence.py``.
+"""Write golden fixtures from the original PyTorch implementation, for ``tests/benchmarks/training/test_equivalence.py``.
 
 Why: the project re-implements the paper's networks, objectives and schedules (protocol §6) in Keras. The
 surest check that they compute what the original computes is to run the original itself, but the

@@ -1,10 +1,10 @@
 """Print InfoMEC and DCI-ES computed by their authors' reference code on the fixtures the tests score.
 
-Why: ``benchmarks/metrics/infomec.py`` and ``dci_es.py`` are written from the papers on
+Why: ``benchmarks/evaluation/metrics/infomec.py`` and ``dci_es.py`` are written from the papers on
 disentanglement_lib's building blocks; the surest check of their formulas is the code that accompanies
 the papers. This script imports it from checkouts (nothing of it is copied here) and prints its values on
-:func:`infomec_fixture`, :func:`dci_es_fixture` and :data:`CURVES`; ``tests/benchmarks/
-test_infomec_dci_es.py`` holds them and checks ours against them.
+:func:`infomec_fixture`, :func:`dci_es_fixture` and :data:`CURVES`;
+``tests/benchmarks/evaluation/test_infomec_dci_es.py`` holds them and checks ours against them.
 
 - InfoMEC: kylehkhsu/latent_quantization, ``disentangle/metrics/infomec.py``, as is. It passes
   ``multi_class`` to scikit-learn's LogisticRegression, which scikit-learn 1.7 removed, and stores

@@ -1,10 +1,10 @@
 """Print DCIMIG and JEMMIG computed by Zaidi et al.'s reference code on the fixture the tests score.
 
-Why: ``benchmarks/metrics/`` writes these metrics from their papers on disentanglement_lib's building
+Why: ``benchmarks/evaluation/metrics/`` writes these metrics from their papers on disentanglement_lib's building
 blocks; the surest check of the formulas is the code that accompanies Zaidi et al.'s review
 ("Measuring Disentanglement: A Review of Metrics", ubisoft/ubisoft-laforge-disentanglement-metrics).
 This script imports it from a checkout (nothing of it is copied here) and prints its values on
-:func:`fixture`; ``tests/benchmarks/test_newer_metrics.py`` holds them and checks ours against them.
+:func:`fixture`; ``tests/benchmarks/evaluation/test_newer_metrics.py`` holds them and checks ours against them.
 
     pip install --target /tmp/pyitlib --no-deps pyitlib
     git -C <bare mirror of ubisoft/ubisoft-laforge-disentanglement-metrics> archive HEAD | tar -x -C /tmp/ref

@@ -177,7 +177,7 @@ class FusedEncoder:
     Keras' GRU issues every step's input matmuls inside the recurrence. The input product ``x_t W + b``
     does not depend on the state, so here it is one matmul per layer and direction for all 16 steps,
     and each step keeps only the recurrent matmul (:func:`gru_update`). The same gates and states in
-    another order of operations (perf/PROFILE.md); ``tests/benchmarks/test_training_formulations.py`` checks that it
+    another order of operations (perf/PROFILE.md); ``tests/benchmarks/training/test_training_formulations.py`` checks that it
     agrees with the Keras encoder, dropout included.
     """
 

@@ -3,8 +3,7 @@
 The benchmark networks are small (126k and 289k parameters): one run's ops are too small to split
 well between CPU cores or to keep an accelerator busy. Stacking K runs' weights turns each of a
 step's ops into one op over K times the work (batched matmuls), which shares each op's fixed cost
-and splits better (on a 2-core CPU 1.5× the CNN's runs per hour and 1.2× the RNN's, nothing on one
-thread: perf/PROFILE.md). The computation per member is the
+and splits better (perf/PROFILE.md has the figures). The computation per member is the
 training formulation of a single run (:class:`~benchmarks.models.cnn_vae.BandedEncoder`,
 :class:`~benchmarks.models.rnn_vae.FusedEncoder`, :class:`~benchmarks.models.rnn_vae.HierarchicalDecoder`)
 with the member's own weights, and every random draw (dropout masks, posterior samples, teacher

@@ -40,8 +40,8 @@ def categorical_reconstruction(tokens, logits):
     """Token cross-entropy averaged over every token of the batch, and per-token argmax accuracy.
 
     The cross-entropy is written out, log Σ exp(logits) − logits[token]: the same quantity as
-    ``sparse_categorical_crossentropy(from_logits=True)``, whose fused op takes 2.5 times as long,
-    forward and backward, at (512, 16, 62) on one CPU thread (perf/PROFILE.md). The token's logit is
+    ``sparse_categorical_crossentropy(from_logits=True)``, whose fused op is slower forward and backward
+    on a CPU (perf/PROFILE.md). The token's logit is
     picked by a one-hot product: a gather's gradient is a scatter, slower here than a multiplication."""
     picked = ops.sum(logits * ops.one_hot(tokens, ops.shape(logits)[-1], dtype=logits.dtype), axis=-1)
     loss = ops.mean(ops.logsumexp(logits, axis=-1) - picked)
@@ -126,6 +126,12 @@ class VAE(keras.Model):
     def hyperparameter_value(self) -> float:
         raise NotImplementedError
 
+    @classmethod
+    def stacks(cls) -> bool:
+        """Whether runs of this objective can train as one stacked model: unsupervised, and trained by
+        :meth:`train_step` below rather than a step of its own (FactorVAE's discriminator)."""
+        return cls.train_step is VAE.train_step and not cls.supervised
+
     def tracked_names(self) -> tuple[str, ...]:
         """Quantities averaged over an epoch and shown in the progress bar and TensorBoard."""
         return ("loss", "reconstruction_loss", "reconstruction_accuracy", "kl")
@@ -161,6 +167,11 @@ class VAE(keras.Model):
             logits = self.teacher_forced_decoder([z, inputs], training=True)
         else:
             logits = self.decoder(z, training=training)
+        return self.score(inputs, logits, z_mean, z_log_std, z, labels)
+
+    def score(self, inputs, logits, z_mean, z_log_std, z, labels=None) -> Terms:
+        """The terms of one forward pass: reconstruction and its accuracy, KL, and what the objectives read
+        (the stacked path scores each member's slice with it)."""
         reconstruction, accuracy = self.reconstruct(inputs, logits)
         return Terms(reconstruction, accuracy, kl_divergence(z_mean, z_log_std), z, z_mean, z_log_std, labels)
 

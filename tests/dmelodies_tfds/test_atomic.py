@@ -1,11 +1,12 @@
 """Atomic output: the final name holds the old file, the whole new file, or nothing."""
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from dmelodies_tfds.atomic import atomic_output
+from dmelodies_tfds.atomic import atomic_output, atomic_path, write_text
 
 
 def test_writes_the_whole_file_with_ordinary_permissions(tmp_path):
@@ -91,14 +92,35 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path):
     killed.kill()
     killed.wait()
     (leftover,) = os.listdir(tmp_path)  # what an interrupted export leaves
-    assert leftover.startswith(f".dMelodies_dataset.npz.{killed.pid}.") and leftover.endswith(".tmp")
+    assert re.fullmatch(rf"\.tmp-{killed.pid}-[0-9a-f]{{8}}-dMelodies_dataset\.npz", leftover)
     alive = _writer(tmp_path / "other.npz")  # the next writer removes it
     try:
         (temporary,) = os.listdir(tmp_path)
-        assert temporary.startswith(f".other.npz.{alive.pid}.")
+        assert re.fullmatch(rf"\.tmp-{alive.pid}-[0-9a-f]{{8}}-other\.npz", temporary)
         with atomic_output(tmp_path / "dMelodies_dataset.npz") as file:  # a live writer's file is kept
             file.write(b"whole")
         assert sorted(os.listdir(tmp_path)) == sorted(["dMelodies_dataset.npz", temporary])
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_atomic_path_keeps_the_extension_and_replaces_by_default(tmp_path):
+    """A model save infers its format from the name: the temporary ends with the target's name."""
+    path = tmp_path / "encoder.keras"
+    path.write_text("old")
+    with atomic_path(path) as temporary:
+        assert temporary.endswith("-encoder.keras") and not os.path.exists(temporary)
+        with open(temporary, "w") as file:
+            file.write("new")
+        assert path.read_text() == "old"
+    assert path.read_text() == "new" and os.listdir(tmp_path) == ["encoder.keras"]
+
+
+def test_other_hidden_files_are_kept(tmp_path):
+    for name in (".tmp-notapid-x", ".tmp-1", ".hidden", ".tmp-x-123-y", ".tmp-99999999-zz-y", ".x.99999999.abc.tmp"):
+        (tmp_path / name).write_text("keep")
+    write_text(tmp_path / "out.txt", "done")
+    assert sorted(os.listdir(tmp_path)) == [".hidden", ".tmp-1", ".tmp-99999999-zz-y", ".tmp-notapid-x",
+                                            ".tmp-x-123-y", ".x.99999999.abc.tmp", "out.txt"]
+    assert (tmp_path / "out.txt").read_text() == "done"

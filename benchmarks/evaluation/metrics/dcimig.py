@@ -12,7 +12,7 @@ from __future__ import annotations
 import gin
 import numpy as np
 
-from benchmarks.metrics.information import Information, sampled_information
+from benchmarks.evaluation.metrics.information import Information, sampled_information
 
 
 def dcimig(info: Information) -> dict:

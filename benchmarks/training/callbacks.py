@@ -21,7 +21,8 @@ import keras
 import tensorflow as tf
 from tensorboard.compat.proto import event_pb2
 
-from benchmarks.files import atomic_path
+from benchmarks.training.checkpoints import metric_variables
+from dmelodies_tfds.atomic import atomic_path
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -32,20 +33,9 @@ def _step(model) -> int:
     return int(model.optimizer.iterations.numpy())
 
 
-def _metric_variables(model) -> list:
-    return [variable for metric in model.metrics for variable in metric.variables]
-
-
-def checkpoint(model, wall_time: tf.Variable) -> tf.train.Checkpoint:
-    """Everything a resumed run needs: weights, random-generator states, every optimiser's slots and
-    step counter (hence the schedules' positions), the epoch's running means and the training time."""
-    return tf.train.Checkpoint(variables=model.variables, optimizers=model.optimizers,
-                               means=_metric_variables(model), wall_time=wall_time)
-
-
 def running_means(model) -> list:
     """The current values of the epoch's running means (to hand to :class:`Checkpointing`)."""
-    return [variable.numpy() for variable in _metric_variables(model)]
+    return [variable.numpy() for variable in metric_variables(model)]
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -166,7 +156,7 @@ class Checkpointing(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.resumed_means is not None:
-            for variable, value in zip(_metric_variables(self.model), self.resumed_means):
+            for variable, value in zip(metric_variables(self.model), self.resumed_means):
                 variable.assign(value)
             self.resumed_means = None
 

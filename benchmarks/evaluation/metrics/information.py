@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
+from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from disentanglement_lib.evaluation.metrics import utils
 
 

@@ -34,7 +34,7 @@ import gin
 import numpy as np
 from sklearn import ensemble
 
-from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
+from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from disentanglement_lib.evaluation.metrics import dci, utils
 
 MAX_DEPTHS = (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32)  # reference configs/random_forest/config.yaml

@@ -33,7 +33,7 @@ import numpy as np
 import threadpoolctl
 from sklearn import exceptions, feature_selection, linear_model, metrics, preprocessing
 
-from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
+from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from disentanglement_lib.evaluation.metrics import utils
 
 NUM_NEIGHBOURS = 10  # the reference's k for the continuous-discrete estimator

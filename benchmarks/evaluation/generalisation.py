@@ -44,7 +44,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import dmelodies_tfds as d
-from benchmarks.representation import batched
+from benchmarks.evaluation.representation import batched
 
 ORDERED_FACTORS = ("tonic", "octave", "arp_chord1", "arp_chord2", "arp_chord3", "arp_chord4")
 
@@ -61,8 +61,7 @@ def probe_scores(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: 
 
     Codes (n, latent) and labels (n, 9); the probes are fitted on the training pair and scored on the test pair.
     BLAS runs on one thread: the solvers make many small BLAS calls, and where the CPU is shared, worker
-    threads that spin waiting for each other made them 200 times slower (105 s instead of 0.5 s for the
-    standard sizes on the 2-core development machine under load).
+    threads that spin waiting for each other make them orders of magnitude slower.
     """
     with threadpool_limits(limits=1):
         return _probe_scores(train_codes, train_labels, test_codes, test_labels)
@@ -88,18 +87,20 @@ def _probe_scores(train_codes, train_labels, test_codes, test_labels) -> dict:
 
 
 @gin.configurable("generalisation",
-                  denylist=["test_data", "train_data", "representation_function", "decode_function", "random_state"])
-def compute_generalisation(test_data, train_data, representation_function, decode_function, random_state,
+                  denylist=["ground_truth_data", "representation_function", "random_state", "decode_function"])
+def compute_generalisation(ground_truth_data, representation_function, random_state, *, decode_function=None,
                            num_train: int = 10000, num_test: int = 5000, batch_size: int = 1024) -> dict:
-    """Scores as described in the module docstring.
+    """Scores as described in the module docstring (disentanglement_lib's metric signature, with the
+    decoder as a keyword).
 
     Args:
-      test_data, train_data: ground truths sampling the run's test and training splits
-        (:class:`benchmarks.ground_truth.DMelodiesData` with ``split="test"`` and ``"train"``).
+      ground_truth_data: the run's dMelodies data (:class:`benchmarks.evaluation.ground_truth.DMelodiesData`,
+        its split seed and config): probes fit on its training melodies and score its test melodies.
       representation_function: tokens (n, 16) -> codes (n, latent).
       decode_function: codes -> tokens (n, 16), or None to leave out the reconstruction accuracies.
       num_train, num_test: melodies drawn from each split; batch_size: melodies encoded per call.
     """
+    train_data, test_data = ground_truth_data.of_split("train"), ground_truth_data.of_split("test")
     if min(num_train, num_test, batch_size) < 1:
         raise ValueError(f"need num_train, num_test and batch_size >= 1, got {num_train}, {num_test}, {batch_size}")
     sampled = {}

@@ -13,7 +13,7 @@ over exactly two things, and this module patches only those, at import time:
    old keywords reach gin under their new names; every other call goes through untouched.
 
 Nothing else is needed: with these two patches disentanglement_lib's own metric unit tests pass on
-numpy 2 and scikit-learn 1.9 (``tests/benchmarks/test_dlib_compat.py`` runs them). Left alone, and
+numpy 2 and scikit-learn 1.9 (``tests/benchmarks/evaluation/test_dlib_compat.py`` runs them). Left alone, and
 unused here: ``utils.results`` (its JSON writer uses ``np.float_``, removed in numpy 2), and the modules
 that need tensorflow_hub or tensorflow_probability 0.7 (training, postprocessing, ``evaluation.evaluate``).
 ``evaluation.metrics.unified_scores`` also imports seaborn, through disentanglement_lib's plotting code.
@@ -48,7 +48,7 @@ def install() -> None:
     """Applies both patches (see the module docstring); safe to call any number of times."""
     if "gin.tf" not in sys.modules:  # a working gin.tf (older TensorFlow) is kept as it is
         stub = types.ModuleType("gin.tf", "Stand-in for gin.tf, which needs the removed tf.estimator "
-                                          "(installed by benchmarks.dlib_compat).")
+                                          "(installed by benchmarks.evaluation.dlib_compat).")
         sys.modules["gin.tf"] = stub
         gin.tf = stub
     if not getattr(gin.configurable, _PATCHED, False):

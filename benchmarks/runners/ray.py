@@ -4,7 +4,7 @@ r"""The sweep on Ray: every run a Ray task, retried when its worker dies.
         [--gpus_per_run=1]                             # a cluster (`ray start --head`, `ray start --address=…`)
     python -m benchmarks.sweep --root=runs --backend=ray --ray_num_cpus=4   # a Ray instance on this machine
 
-A task runs what the local sweep runs for its run (:func:`benchmarks.sweep.run_commands`), each command in
+A task runs what the local sweep runs for its run (:func:`benchmarks.runners.local.run_commands`), each command in
 its own process so that no TensorFlow state passes between runs: ``benchmarks.train``, which resumes from
 the run's checkpoints, returns at once for a finished run with the same configuration and refuses a
 different one, then ``benchmarks.evaluate`` for each metric the run lacks. When the task's worker or its
@@ -34,13 +34,12 @@ import time
 import uuid
 from typing import Sequence
 
-from absl import flags
+from benchmarks.runners import local
+from benchmarks.study.grid import Run
+from dmelodies_tfds.atomic import write_text
 
-from benchmarks import sweep
-from benchmarks.files import write_text
-
-# The Ray flags, named as :func:`run_sweep`'s arguments.
-FLAG_NAMES = ("address", "ray_num_cpus", "cpus_per_run", "gpus_per_run", "max_retries")
+# The options of :func:`run_sweep` (and the sweep command's Ray flags, named alike).
+OPTIONS = ("address", "ray_num_cpus", "cpus_per_run", "gpus_per_run", "max_retries")
 # The driver and its tasks pass only small messages: Ray's minimum object store (75 MiB) and a little.
 OBJECT_STORE_BYTES = 100 * 2**20
 PROGRESS_INTERVAL_S = 1.0
@@ -67,20 +66,7 @@ class Outcome:
     detail: str = ""
 
 
-def define_flags() -> None:
-    """The Ray backend's flags of ``benchmarks.sweep``."""
-    flags.DEFINE_string("address", None, "--backend=ray: the Ray cluster to join ('auto', or HEAD_IP:6379); "
-                        "default: a Ray instance started on this machine for the sweep.")
-    flags.DEFINE_integer("ray_num_cpus", None, "--backend=ray without --address: CPUs of the Ray instance "
-                         "started for the sweep (default: all of this machine's).")
-    flags.DEFINE_float("cpus_per_run", 1.0, "--backend=ray: CPUs Ray reserves for each run.")
-    flags.DEFINE_float("gpus_per_run", 0.0, "--backend=ray: GPUs Ray reserves for each run; a run sees those "
-                       "(CUDA_VISIBLE_DEVICES), and none when given none.")
-    flags.DEFINE_integer("max_retries", 3, "--backend=ray: how often a run whose worker or process was killed is "
-                         "started again (it resumes from its checkpoints).")
-
-
-def run_sweep(runs: Sequence[sweep.Run], root: str, extra_bindings: Sequence[str] = (),
+def run_sweep(runs: Sequence[Run], root: str, extra_bindings: Sequence[str] = (),
               metrics: Sequence[str] = (), *, address: str | None = None, ray_num_cpus: int | None = None,
               cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, max_retries: int = 3) -> list[Outcome]:
     """Runs ``runs`` (a whole selection: a run's position is its index) as Ray tasks; their outcomes.
@@ -173,7 +159,7 @@ def _check_nodes(paths: Sequence[str], cpus_per_run: float, gpus_per_run: float)
                          + "; ".join(problems))
 
 
-def _train_and_score(index: int, run: sweep.Run, root: str, extra_bindings: Sequence[str],
+def _train_and_score(index: int, run: Run, root: str, extra_bindings: Sequence[str],
                      metrics: Sequence[str], marker: str, progress) -> tuple[str, str]:
     """The Ray task of one run: (state, detail) as in :class:`Outcome`."""
     import ray
@@ -181,8 +167,8 @@ def _train_and_score(index: int, run: sweep.Run, root: str, extra_bindings: Sequ
     host, missing = _missing_here([marker, run.gin_file])
     if missing:
         return "failed", f"node {host} does not see {', '.join(missing)}: --root must be on shared storage"
-    state = sweep.status(run, root)
-    commands = sweep.run_commands(run, root, extra_bindings, metrics)
+    state = local.status(run, root)
+    commands = local.run_commands(run, root, extra_bindings, metrics)
     progress.put((index, run.name, f"started on {host} ({state})"))
     start = time.monotonic()
     if sys.platform.startswith("linux"):
@@ -190,7 +176,7 @@ def _train_and_score(index: int, run: sweep.Run, root: str, extra_bindings: Sequ
     # Ray sets CUDA_VISIBLE_DEVICES for a task it gives GPUs but not for one it gives none (Ray 2.60): a run
     # without GPUs must not see the node's, or every run's TensorFlow would take them.
     env = None if ray.get_gpu_ids() else dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    failed = sweep.execute(commands, capture_output=True, text=True, env=env)
+    failed = local.execute(commands, capture_output=True, text=True, env=env)
     if failed is None:
         if state == "finished" and len(commands) == 1:
             return "skipped", "finished before, with the same configuration"

@@ -30,15 +30,16 @@ import gin
 import numpy as np
 
 import dmelodies_tfds as d
-from benchmarks.representation import batched
+from benchmarks.evaluation.representation import batched
 
 
 @gin.configurable("controllability",
-                  denylist=["ground_truth_data", "representation_function", "decode_function", "random_state"])
-def compute_controllability(ground_truth_data, representation_function, decode_function, random_state,
+                  denylist=["ground_truth_data", "representation_function", "random_state", "decode_function"])
+def compute_controllability(ground_truth_data, representation_function, random_state, *, decode_function,
                             num_examples: int = 1000, num_steps: int = 10, quantile: float = 0.05,
                             batch_size: int = 1024) -> dict:
     """Scores as described in the module docstring; ``decode_function`` maps codes to tokens (n, 16).
+    disentanglement_lib's metric signature, with the decoder as a keyword.
 
     Returns ``controllability``, ``decoded_validity``, ``control_<factor>`` (how often the dimension
     that changes the factor most changes it), ``dimension_<factor>`` (that dimension, -1 if none) and

@@ -4,8 +4,8 @@
 (its sampling, discretiser and mutual-information estimates), so that their numbers and MIG's come
 from the same codes and the same bins.
 
-- :mod:`benchmarks.metrics.dcimig`: DCIMIG (Sepliarskaia, Kiseleva & de Rijke, 2019).
-- :mod:`benchmarks.metrics.jemmig`: JEMMIG (Do & Tran, ICLR 2020).
-- :mod:`benchmarks.metrics.infomec`: InfoM, InfoE and InfoC (Hsu et al., NeurIPS 2023).
-- :mod:`benchmarks.metrics.dci_es`: DCI-ES, explicitness and size beside D, C and I (Eastwood et al., ICLR 2023).
+- :mod:`benchmarks.evaluation.metrics.dcimig`: DCIMIG (Sepliarskaia, Kiseleva & de Rijke, 2019).
+- :mod:`benchmarks.evaluation.metrics.jemmig`: JEMMIG (Do & Tran, ICLR 2020).
+- :mod:`benchmarks.evaluation.metrics.infomec`: InfoM, InfoE and InfoC (Hsu et al., NeurIPS 2023).
+- :mod:`benchmarks.evaluation.metrics.dci_es`: DCI-ES, explicitness and size beside D, C and I (Eastwood et al., ICLR 2023).
 """

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 import dmelodies_tfds as d
-from benchmarks import dlib_compat  # noqa: F401  (before disentanglement_lib)
+from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from disentanglement_lib.data.ground_truth import ground_truth_data
 
 
@@ -37,6 +37,11 @@ class DMelodiesData(ground_truth_data.GroundTruthData):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(split={self.split!r}, split_seed={self.split_seed}{self._config_repr()})"
+
+    def of_split(self, split: str) -> DMelodiesData:
+        """The same split seed and config, sampling only ``split``'s melodies (a metric that fits on the
+        training melodies and scores the test ones asks for both)."""
+        return DMelodiesData(split, self.split_seed, self.split_config)
 
     def _config_repr(self) -> str:
         """The split config where it is not the paper's: results files of the random split read as before."""

@@ -1,0 +1,75 @@
+"""What every ``python -m benchmarks.<command>`` shares: one framework (argparse), a quiet start, the
+help text from the command's docstring, logging to standard error, and errors as one ``error:`` line.
+
+A command module only parses its arguments and calls a library function:
+
+    from benchmarks import cli
+    if __name__ == "__main__":
+        cli.quiet_start()  # before TensorFlow loads
+
+    def main(argv=None) -> int:
+        args = cli.parser(__doc__, "train").parse_args(argv)
+        ...
+
+    if __name__ == "__main__":
+        cli.run(main)
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Sequence
+
+from dmelodies_tfds import console
+from dmelodies_tfds.text import plain_text
+
+# The libraries' Python loggers (TFDS's "Load dataset info" for every split, TensorFlow's checkpoint
+# notices) show warnings only; ours (parameters, resumption, schedules, the test accuracy) show INFO.
+LIBRARY_LOGGERS = ("absl", "tensorflow", "jax", "ray")
+
+
+def quiet_start() -> None:
+    """Call first in a command, before TensorFlow loads (see :func:`dmelodies_tfds.console.quiet_program`)."""
+    console.quiet_program()
+
+
+def parser(doc: str, command: str) -> argparse.ArgumentParser:
+    """An argument parser for ``python -m benchmarks.<command>``: the docstring's first paragraph is the
+    description, the rest (usage examples, details) the epilogue, as plain text."""
+    text = plain_text(doc).strip()
+    description, _, epilogue = text.partition("\n\n")
+    return argparse.ArgumentParser(prog=f"python -m benchmarks.{command}", description=description,
+                                   epilog=epilogue or None, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_gin_arguments(parser: argparse.ArgumentParser, gin_file_help: str, bindings_help: str) -> None:
+    """``--gin_file`` and ``--gin_bindings``, both repeatable, as every gin-configured command takes them."""
+    parser.add_argument("--gin_file", action="append", default=[], help=gin_file_help + " (repeatable)")
+    parser.add_argument("--gin_bindings", action="append", default=[], help=bindings_help + " (repeatable)")
+
+
+def comma_list(text: str) -> list[str]:
+    """An argument type: ``a,b,c`` as a list, without empty items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log lines (``I 12:00:01 message``) to standard error, libraries at WARNING unless configured."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname).1s %(asctime)s %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        if library.level == logging.NOTSET:
+            library.setLevel(logging.WARNING)
+
+
+def run(main: Callable[[Sequence[str]], int | None]) -> None:
+    """Runs a command's ``main`` on the command line's arguments, with logging set up, and exits with
+    its status."""
+    setup_logging()
+    sys.exit(main(sys.argv[1:]) or 0)

@@ -1,0 +1,8 @@
+"""Training: one run, or several stacked into one vectorised model, resumable at every step.
+
+- :mod:`benchmarks.training.run`: the gin-configured, resumable single run.
+- :mod:`benchmarks.training.stacked`: several runs of one method trained as one model.
+- :mod:`benchmarks.training.data`: batches from the ``dmelodies`` TFDS splits, in a seeded order.
+- :mod:`benchmarks.training.checkpoints`: what a checkpoint holds, and restoring the newest intact one.
+- :mod:`benchmarks.training.callbacks`: the NaN guard, TensorBoard logs, checkpointing, schedule notes.
+"""
