@@ -98,7 +98,9 @@ def compute_generalisation(ground_truth_data, representation_function, random_st
         its split seed and config): probes fit on its training melodies and score its test melodies.
       representation_function: tokens (n, 16) -> codes (n, latent).
       decode_function: codes -> tokens (n, 16), or None to leave out the reconstruction accuracies.
-      num_train, num_test: melodies drawn from each split; batch_size: melodies encoded per call.
+      num_train: melodies drawn from the training split to fit the probes.
+      num_test: melodies drawn from the test split to score them.
+      batch_size: melodies encoded per call.
     """
     train_data, test_data = ground_truth_data.of_split("train"), ground_truth_data.of_split("test")
     if min(num_train, num_test, batch_size) < 1:
