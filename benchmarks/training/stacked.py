@@ -120,7 +120,17 @@ class _Group:
         self.names = None
 
     def _slots(self, optimizer) -> list[list]:
-        return [optimizer._momentums, optimizer._velocities]  # Adam's, in the order of its variables
+        """Adam's momentums and velocities, each in the order of the weights it was built over, read from its
+        public variable list (its step and learning rate, then each weight's momentum and velocity); a
+        layout other than that is refused rather than misread."""
+        count = len(self.weights.variables)
+        slots = optimizer.variables[-2 * count:]
+        momentums, velocities = slots[0::2], slots[1::2]
+        if len(slots) != 2 * count or not (all(v.path.endswith("_momentum") for v in momentums)
+                                          and all(v.path.endswith("_velocity") for v in velocities)):
+            raise RuntimeError("this Keras lays out Adam's variables differently: stacked training cannot read "
+                               "its momentums and velocities")
+        return [momentums, velocities]
 
     def restack(self) -> None:
         """Reads the members' weights, Adam slots and step (restored or initial) into the stack."""
