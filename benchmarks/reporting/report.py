@@ -49,7 +49,7 @@ from typing import Sequence
 
 import dmelodies_tfds as d
 from benchmarks.reporting import seed_statistics as stats
-from benchmarks.run_dir import METRICS, RESULTS_FILE, RunProblem, read_metrics, read_results
+from benchmarks.run_dir import LOGS, METRICS, RESULTS_FILE, RunProblem, read_metrics, read_results
 from benchmarks.study.grid import grid, preset as study_preset
 from benchmarks.study.methods import METHODS
 from dmelodies_tfds.atomic import atomic_path, write_text
@@ -74,7 +74,7 @@ SUMMARY_SCORES = {
     "robust controllability": lambda r: r["scores"].get("controllability/robust_controllability"),
     "last-epoch gain": lambda r: last_epoch_gain(r),
 }
-VALIDATION_LOGS = os.path.join("logs", "validation")
+VALIDATION_LOGS = os.path.join(LOGS, "validation")
 CURVES = {"accuracy": "epoch_reconstruction_accuracy", "kl": "epoch_kl"}
 
 
