@@ -58,14 +58,19 @@ setup(
         # playwright drives Debian's chromium (.ci/run installs it) in the explorer's browser test.
         # ray: the sweep's Ray backend and its tests (tested with Ray 2.60 beside TensorFlow 2.21).
         # mkdocs, its Material theme and mkdocstrings build the site (tests/test_docs.py builds it strictly).
+        # jax and torch: the cross-backend tests (CPU builds: torch 2.13.0 is PyTorch's CPU wheel where this
+        # project's CI runs; elsewhere pip may fetch a larger CUDA build).
         "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18", "playwright",
                  "ray", "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
-                 "mkdocs-literate-nav>=0.6"],
+                 "mkdocs-literate-nav>=0.6", "jax>=0.4.36", "torch==2.13.0"],
         # The documentation site: mkdocs build --strict (or mkdocs serve), API reference from the docstrings.
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
                  "mkdocs-literate-nav>=0.6"],
         "grain": ["grain>=0.2.18"],
-        "ray": ["ray"],  # python -m benchmarks.sweep --backend=ray
+        "ray": ["ray"],  # python -m benchmarks.sweep --runner=ray
+        # python -m benchmarks.train --backend=jax|torch (the other Keras 3 backends; docs/training.md).
+        "jax": ["jax>=0.4.36"],
+        "torch": ["torch>=2.6"],
         # `tfds build` imports these at start-up; they downgrade protobuf, pyarrow and pillow (README).
         "tfds-cli": ["apache-beam", "mlcroissant"],
     },

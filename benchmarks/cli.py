@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -47,6 +48,31 @@ def add_gin_arguments(parser: argparse.ArgumentParser, gin_file_help: str, bindi
     """``--gin_file`` and ``--gin_bindings``, both repeatable, as every gin-configured command takes them."""
     parser.add_argument("--gin_file", action="append", default=[], help=gin_file_help + " (repeatable)")
     parser.add_argument("--gin_bindings", action="append", default=[], help=bindings_help + " (repeatable)")
+
+
+# The Keras backends a run trains on (benchmarks.objectives.differentiation); TensorFlow is the default.
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """``--backend``: the Keras backend to train on, as ``KERAS_BACKEND`` would set it."""
+    parser.add_argument("--backend", choices=KERAS_BACKENDS, default=None,
+                        help="Keras backend to train on (default: $KERAS_BACKEND, else tensorflow); "
+                        "results.json records it")
+
+
+def use_backend(name: str | None) -> None:
+    """Makes ``name`` Keras' backend, for this process and the ones it starts; call before Keras loads
+    (a loaded Keras cannot switch, and is refused rather than silently kept)."""
+    if name is None:
+        return
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != name:
+            raise SystemExit(f"error: --backend={name}, but Keras is already loaded with the "
+                             f"{keras.backend.backend()} backend in this process")
+    os.environ["KERAS_BACKEND"] = name
 
 
 def comma_list(text: str) -> list[str]:

@@ -1,7 +1,7 @@
 r"""The whole pipeline on a small default, end to end: build the tiny dataset, train a CNN β-VAE, score it,
 write a report and a reconstructed melody.
 
-    python -m benchmarks.quickstart --out demo_out [--epochs 10]
+    python -m benchmarks.quickstart --out demo_out [--epochs 10] [--backend jax]
 
 Rerunning it reuses what is finished. The steps: benchmarks.pipeline.
 """
@@ -20,7 +20,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="demo_out", help="folder for everything the demo writes")
     parser.add_argument("--epochs", type=int, default=10, help="epochs over the 7,000 tiny training melodies")
     parser.add_argument("--seed", type=int, default=0)
+    cli.add_backend_argument(parser)
     args = parser.parse_args(argv)
+    cli.use_backend(args.backend)
     from benchmarks.pipeline import quickstart
 
     try:

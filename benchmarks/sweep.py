@@ -19,8 +19,9 @@ the run's method. --dsprites adds the dSprites comparison runs (TFDS's dsprites 
 the same per-run folders, numbers equal to rounding. --parallel=N runs N runs (or groups) at once, the
 cores divided among them. --list numbers the selected runs from 0, and --model_num=N trains and scores
 run N alone (as disentanglement_lib's dlib_reproduce --model_num; benchmarks.train_one is the same).
---backend=ray runs every run as a task on a Ray cluster, retried when its worker dies. The presets and
-the grid: benchmarks.study.grid; the docs' study and cluster guides.
+--runner=ray runs every run as a task on a Ray cluster, retried when its worker dies. --backend=jax (or
+torch) trains every run on that Keras backend. The presets and the grid: benchmarks.study.grid; the
+docs' study and cluster guides.
 """
 from __future__ import annotations
 
@@ -83,15 +84,18 @@ def main(argv=None) -> None:
                         "among the selected runs, as --list prints it (from 0)")
     parser.add_argument("--dry_run", action="store_true", help="only list the runs, their status and their commands")
     parser.add_argument("--list", action="store_true", help="only print each run's index (from 0): its --model_num")
-    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+    parser.add_argument("--runner", choices=("local", "ray"), default="local",
                         help="local: on this machine; ray: every run a Ray task (benchmarks.runners.ray)")
+    parser.add_argument("--backend", choices=(*cli.KERAS_BACKENDS, "local", "ray"), default=None,
+                        help="the Keras backend every run trains on (default: $KERAS_BACKEND, else tensorflow); "
+                        "'local' and 'ray', its former meaning, still choose the runner")
     parser.add_argument("--parallel", type=_positive, default=1, help="run up to this many runs (or stacked groups) "
                         "at once on this machine, the cores divided among them as TensorFlow threads, each one's "
-                        f"output in its folder's {run_dir.SWEEP_LOG}; local backend only")
+                        f"output in its folder's {run_dir.SWEEP_LOG}; local runner only")
     parser.add_argument("--stack", type=_positive, default=1, help="train up to this many consecutive runs of one "
                         f"gin file as one stacked model (benchmarks.stacked; methods {', '.join(STACKABLE)}); "
-                        "1: one run at a time; local backend only")
-    ray = parser.add_argument_group("Ray (--backend=ray)")
+                        "1: one run at a time; local runner only")
+    ray = parser.add_argument_group("Ray (--runner=ray)")
     ray.add_argument("--address", help="the Ray cluster to join ('auto', or HEAD_IP:6379); default: a Ray "
                      "instance started on this machine for the sweep")
     ray.add_argument("--ray_num_cpus", type=int, help="without --address: CPUs of the Ray instance started for the "
@@ -102,6 +106,11 @@ def main(argv=None) -> None:
     ray.add_argument("--max_retries", type=int, help="how often a run whose worker or process was killed is "
                      "started again; it resumes from its checkpoints (default 3)")
     args = parser.parse_args(argv)
+    if args.backend in ("local", "ray"):
+        args.runner, args.backend = args.backend, None
+    if args.backend is not None and args.stack > 1 and args.backend != "tensorflow":
+        raise SystemExit(f"error: --stack trains on TensorFlow only (benchmarks.stacked), not --backend={args.backend}")
+    cli.use_backend(args.backend)  # the runs' processes inherit it
     runs, metrics = selected(args)
     if args.list:
         for index, run in enumerate(runs):
@@ -116,12 +125,12 @@ def main(argv=None) -> None:
             raise SystemExit(f"error: run {args.model_num} ({runs[args.model_num].name}) failed")
         return
     ray_options = {name: getattr(args, name) for name in ray_runner.OPTIONS if getattr(args, name) is not None}
-    if args.backend == "ray" and (args.stack > 1 or args.parallel > 1):
-        raise SystemExit("error: --stack and --parallel: for --backend=local only (a Ray task trains one run; "
+    if args.runner == "ray" and (args.stack > 1 or args.parallel > 1):
+        raise SystemExit("error: --stack and --parallel: for --runner=local only (a Ray task trains one run; "
                          "Ray's --ray_num_cpus and --cpus_per_run set how many run at once)")
-    if args.backend == "local" and ray_options:
-        raise SystemExit(f"error: {', '.join('--' + n for n in ray_options)}: for --backend=ray only")
-    if args.backend == "ray" and not args.dry_run:
+    if args.runner == "local" and ray_options:
+        raise SystemExit(f"error: {', '.join('--' + n for n in ray_options)}: for --runner=ray only")
+    if args.runner == "ray" and not args.dry_run:
         try:
             outcomes = ray_runner.run_sweep(runs, args.root, args.gin_bindings, metrics, **ray_options)
         except ValueError as error:

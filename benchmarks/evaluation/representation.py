@@ -2,9 +2,10 @@
 
 A finished run (``python -m benchmarks.train``) leaves ``encoder.keras`` (tokens (batch, 16) int32 ->
 ``[z_mean, z_log_std]``, each (batch, 32), Keras' own layers only) and ``decoder.keras`` (z -> logits
-(batch, 16, vocabulary)). The metrics call the representation on thousands of batches of 16 to 64
-melodies; each network is therefore traced once into a ``tf.function`` (``predict`` per small batch is
-about 20x slower) and always runs in inference mode, dropout off (protocol §8).
+(batch, 16, vocabulary)), on whichever Keras backend trained them. The metrics call the representation on
+thousands of batches of 16 to 64 melodies; each network is therefore traced once into a ``tf.function`` on
+TensorFlow (``predict`` per small batch is about 20x slower), jitted on JAX, and called directly (without
+autograd) on PyTorch, always in inference mode, dropout off (protocol §8).
 
 - :func:`posterior_mean`: the code disentanglement_lib's standard studies score.
 - :func:`posterior_sample`: ``z = mean + exp(log_std) * eps`` with seeded ``eps``, the paper's protocol (protocol §7).
@@ -19,7 +20,6 @@ from typing import Callable
 import gin
 import keras
 import numpy as np
-import tensorflow as tf
 
 import dmelodies_tfds as d
 
@@ -60,20 +60,40 @@ def load_decoder(model_dir: str) -> keras.Model:
     return _load(model_dir, DECODER_FILE)
 
 
-def inference_function(model: keras.Model, input_shape, dtype) -> Callable[[np.ndarray], list]:
-    """``model`` in inference mode, traced once for any batch size, numpy in and out."""
-    call = tf.function(lambda x: model(x, training=False), autograph=False,
-                       input_signature=[tf.TensorSpec((None, *input_shape), dtype)])
+def inference_function(model: keras.Model, input_shape, dtype: str) -> Callable[[np.ndarray], list]:
+    """``model`` in inference mode, compiled once for any batch size where the backend compiles, numpy in
+    and out."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        traced = tf.function(lambda x: model(x, training=False), autograph=False,
+                             input_signature=[tf.TensorSpec((None, *input_shape), dtype)])
+        call = lambda inputs: traced(tf.convert_to_tensor(inputs, dtype))  # noqa: E731
+    elif backend == "jax":
+        import jax
+
+        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+        jitted = jax.jit(lambda state, x: model.stateless_call(*state, x, training=False)[0])
+        call = lambda inputs: jitted(state, inputs)  # noqa: E731
+    else:
+        import torch
+
+        def call(inputs):
+            with torch.no_grad():
+                return model(keras.ops.convert_to_tensor(inputs), training=False)
 
     def run(inputs):
-        outputs = call(tf.convert_to_tensor(np.asarray(inputs), dtype))
-        return [o.numpy() for o in outputs] if isinstance(outputs, (list, tuple)) else outputs.numpy()
+        outputs = call(np.asarray(inputs, dtype))
+        if isinstance(outputs, (list, tuple)):
+            return [keras.ops.convert_to_numpy(output) for output in outputs]
+        return keras.ops.convert_to_numpy(outputs)
 
     return run
 
 
 def _encode(encoder: keras.Model) -> Callable[[np.ndarray], list]:
-    return inference_function(encoder, (d.SEQUENCE_LENGTH,), tf.int32)
+    return inference_function(encoder, (d.SEQUENCE_LENGTH,), "int32")
 
 
 def posterior_mean(encoder: keras.Model) -> RepresentationFunction:
@@ -114,5 +134,5 @@ def batched(function: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, ba
 
 def greedy_decoder(decoder: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """Codes (n, latent) -> tokens (n, 16) int32: the most likely token in every slot (protocol §7)."""
-    decode = inference_function(decoder, decoder.inputs[0].shape[1:], tf.float32)
+    decode = inference_function(decoder, decoder.inputs[0].shape[1:], "float32")
     return lambda z: np.argmax(decode(z), axis=-1).astype(np.int32)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import gin
 import keras
-import tensorflow as tf
 from keras import ops
 
 from benchmarks.models import build_discriminator
-from benchmarks.objectives.vae import VAE, dense_gradients
+from benchmarks.objectives import differentiation
+from benchmarks.objectives.vae import VAE
 
 
 def permute_dims(z, seed):
@@ -82,25 +82,32 @@ class FactorVAE(VAE):
         z_mean, z_log_std = self.encode(inputs, training)
         return permute_dims(self.sampling(z_mean, z_log_std), self.permutation_seed)
 
-    def train_step(self, data):
+    def training_step(self, data):
         inputs = keras.utils.unpack_x_y_sample_weight(data)[0]
         half = ops.shape(inputs)[0] // 2
         # Both halves are encoded by the same encoder, before either network moves.
         z_permuted = self.permuted_codes(inputs[half:2 * half], training=True)
-        with tf.GradientTape() as tape:
+
+        def vae_loss():
             terms = self.terms(inputs[:half], training=True)
             loss, logs = self.objective(terms, self.optimizer.iterations)
-        vae_weights = self.vae_weights
-        self.optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, vae_weights)), vae_weights))
+            return loss, (terms, logs)
 
-        with tf.GradientTape() as tape:
-            discriminator_loss, discriminator_accuracy = self.discriminator_terms(terms.z, z_permuted)
+        weights = self.vae_weights
+        loss, (terms, logs), gradients = differentiation.value_and_gradients(vae_loss, weights, self.step_variables)
+        differentiation.apply_gradients(self.optimizer, gradients, weights)
+
+        def discriminator_loss():
+            return self.discriminator_terms(terms.z, z_permuted)
+
         weights = self.discriminator.trainable_weights
-        self.discriminator_optimizer.apply_gradients(zip(tape.gradient(discriminator_loss, weights), weights))
+        discriminator_loss, discriminator_accuracy, gradients = differentiation.value_and_gradients(
+            discriminator_loss, weights, self.step_variables)
+        differentiation.apply_gradients(self.discriminator_optimizer, gradients, weights)
         return self.record(loss, terms, discriminator_loss=discriminator_loss,
                            discriminator_accuracy=discriminator_accuracy, **logs)
 
-    def test_step(self, data):
+    def evaluation_step(self, data):
         """Scores the whole batch (every test example counts towards the reconstruction accuracy);
         the discriminator compares its first half's codes with its second half's, permuted."""
         inputs = keras.utils.unpack_x_y_sample_weight(data)[0]

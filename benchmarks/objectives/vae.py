@@ -1,21 +1,22 @@
 """What the objectives share: the reparameterised sample, the KL term, the reconstruction term, and a
 ``keras.Model`` that trains an :class:`~benchmarks.models.Architecture` (protocol §6).
 
-A subclass states its loss in :meth:`VAE.objective`; the generic ``train_step`` differentiates it with
-respect to the encoder and decoder only and reports every term to the loss trackers. A supervised
+A subclass states its loss in :meth:`VAE.objective`; the generic :meth:`VAE.training_step` differentiates
+it with respect to the encoder and decoder only, on any Keras backend
+(:mod:`benchmarks.objectives.differentiation`), and reports every term to the loss trackers. A supervised
 objective (``supervised = True``) is fed batches of ``(tokens, labels)`` and finds the labels in
 :attr:`Terms.labels`.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from benchmarks.models import Architecture
+from benchmarks.objectives import differentiation
 
 
 class Sampling(keras.layers.Layer):
@@ -61,30 +62,17 @@ def bernoulli_reconstruction(images, logits):
 RECONSTRUCTIONS = {"categorical": categorical_reconstruction, "bernoulli": bernoulli_reconstruction}
 
 
-def dense_gradients(gradients: list) -> list:
-    """The gradients as dense tensors, an embedding's included.
-
-    An embedding's gradient comes as ``IndexedSlices``, one slice per token occurrence, duplicates
-    unsummed; Keras 3's Adam applies those slices one by one (``scatter_add`` of (g_i − m)(1 − β1) and
-    of (g_i² − v)(1 − β2) for each), which is not Adam: it accumulates Σ g_i² where Adam has (Σ g_i)²,
-    and a token seen n times in a batch moved by up to √n times the learning rate per step (on
-    dMelodies, tens of times). Summed first, as PyTorch's dense embedding gradient is (the original's
-    optimiser, protocol §6), the update is Adam's.
-    """
-    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
-
-
 class Terms(NamedTuple):
     """One forward pass: the loss terms, the posterior and sample they were computed from, and the
     batch's factor labels for a supervised objective (-1 where a label is withheld)."""
 
-    reconstruction: tf.Tensor
-    accuracy: tf.Tensor
-    kl: tf.Tensor
-    z: tf.Tensor
-    z_mean: tf.Tensor | None = None
-    z_log_std: tf.Tensor | None = None
-    labels: tf.Tensor | None = None
+    reconstruction: Any
+    accuracy: Any
+    kl: Any
+    z: Any
+    z_mean: Any = None
+    z_log_std: Any = None
+    labels: Any = None
 
 
 class VAE(keras.Model):
@@ -129,8 +117,8 @@ class VAE(keras.Model):
     @classmethod
     def stacks(cls) -> bool:
         """Whether runs of this objective can train as one stacked model: unsupervised, and trained by
-        :meth:`train_step` below rather than a step of its own (FactorVAE's discriminator)."""
-        return cls.train_step is VAE.train_step and not cls.supervised
+        :meth:`training_step` below rather than a step of its own (FactorVAE's discriminator)."""
+        return cls.training_step is VAE.training_step and not cls.supervised
 
     def tracked_names(self) -> tuple[str, ...]:
         """Quantities averaged over an epoch and shown in the progress bar and TensorBoard."""
@@ -179,7 +167,7 @@ class VAE(keras.Model):
         """-log p(x | z) of one example, averaged over the batch: the ELBO's reconstruction term."""
         return terms.reconstruction * float(self.elements_per_example)
 
-    def objective(self, terms: Terms, step) -> tuple[tf.Tensor, dict]:
+    def objective(self, terms: Terms, step) -> tuple[Any, dict]:
         """The loss to minimise at optimiser step ``step``, and any schedule values to log."""
         raise NotImplementedError
 
@@ -188,20 +176,58 @@ class VAE(keras.Model):
         z_mean, z_log_std = self.encoder(inputs, training=training)
         return self.decoder(self.sampling(z_mean, z_log_std), training=training)
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """Keras' hook: :meth:`training_step` on TensorFlow and PyTorch, and on JAX as the pure function of
+        the variables' values that ``fit()`` jits there (:mod:`benchmarks.objectives.differentiation`)."""
+        if len(args) == 1:
+            return self.training_step(*args)
+        groups = (self.trainable_variables, self.non_trainable_variables, self.optimizer.variables,
+                  self.metrics_variables)
+        return differentiation.stateless_step(self.training_step, groups, *args)
+
+    def test_step(self, *args):
+        """Keras' hook for :meth:`evaluation_step`, on every backend as :meth:`train_step`."""
+        if len(args) == 1:
+            return self.evaluation_step(*args)
+        groups = (self.trainable_variables, self.non_trainable_variables, self.metrics_variables)
+        return differentiation.stateless_step(self.evaluation_step, groups, *args)
+
+    def training_step(self, data) -> dict:
+        """One optimiser step on a batch: the objective's gradient with respect to the encoder and the
+        decoder only. Written once for every backend; a subclass with a step of its own (FactorVAE's
+        discriminator) overrides this."""
         inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
+
+        def loss():
             terms = self.terms(inputs, training=True, labels=labels)
             loss, logs = self.objective(terms, self.optimizer.iterations)
+            return loss, (terms, logs)
+
         weights = self.vae_weights
-        self.optimizer.apply_gradients(zip(dense_gradients(tape.gradient(loss, weights)), weights))
+        loss, (terms, logs), gradients = differentiation.value_and_gradients(loss, weights, self.step_variables)
+        differentiation.apply_gradients(self.optimizer, gradients, weights)
         return self.record(loss, terms, **logs)
 
-    def test_step(self, data):
+    def evaluation_step(self, data) -> dict:
+        """The objective's terms on a batch, decoding freely; nothing is updated but the trackers."""
         inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         terms = self.terms(inputs, training=False, labels=labels)
         loss, logs = self.objective(terms, self.optimizer.iterations)
         return self.record(loss, terms, **logs)
+
+    @property
+    def step_variables(self) -> list:
+        """Every variable a step reads or updates: the model's (weights, random generators' states), every
+        optimiser's and the trackers'."""
+        return self.variables + self.optimizer.variables + self.metrics_variables
+
+    @property
+    def metrics_variables(self) -> list:
+        """The trackers' variables, then the slots of every optimiser but Keras' own ``self.optimizer``:
+        on JAX, ``fit()`` carries the model's, the optimiser's and these variables through its jitted step,
+        so a second optimiser's (FactorVAE's discriminator) must ride here to be carried at all."""
+        extra = [v for optimizer in self.optimizers[1:] for v in optimizer.variables]
+        return [v for tracker in self.metrics for v in tracker.variables] + extra
 
     def record(self, loss, terms: Terms, **values) -> dict:
         """Updates the trackers with this batch, weighted by its size so that epoch and test figures are

@@ -1,8 +1,8 @@
 r"""The sweep on Ray: every run a Ray task, retried when its worker dies.
 
-    python -m benchmarks.sweep --root=/shared/runs --backend=ray --address=auto [--cpus_per_run=2] \
+    python -m benchmarks.sweep --root=/shared/runs --runner=ray --address=auto [--cpus_per_run=2] \
         [--gpus_per_run=1]                             # a cluster (`ray start --head`, `ray start --address=…`)
-    python -m benchmarks.sweep --root=runs --backend=ray --ray_num_cpus=4   # a Ray instance on this machine
+    python -m benchmarks.sweep --root=runs --runner=ray --ray_num_cpus=4   # a Ray instance on this machine
 
 A task runs what the local sweep runs for its run (:func:`benchmarks.runners.local.run_commands`), each command in
 its own process so that no TensorFlow state passes between runs: ``benchmarks.train``, which resumes from
@@ -77,7 +77,7 @@ def run_sweep(runs: Sequence[Run], root: str, extra_bindings: Sequence[str] = ()
     try:  # an optional extra, imported only here: the local sweep neither needs it nor waits for it
         import ray
     except ImportError:
-        raise ValueError("--backend=ray needs Ray: pip install -e '.[ray]'") from None
+        raise ValueError("--runner=ray needs Ray: pip install -e '.[ray]'") from None
     if not runs:
         raise ValueError("no run to sweep")
     root = shared_root(root, address)
@@ -86,6 +86,8 @@ def run_sweep(runs: Sequence[Run], root: str, extra_bindings: Sequence[str] = ()
     if cpus_per_run < 0 or gpus_per_run < 0 or max_retries < 0:
         raise ValueError("--cpus_per_run, --gpus_per_run and --max_retries cannot be negative")
     quiet = dict(log_to_driver=False, logging_level=logging.WARNING)
+    if "KERAS_BACKEND" in os.environ:  # the sweep's --backend: every run's process trains on it
+        quiet["runtime_env"] = {"env_vars": {"KERAS_BACKEND": os.environ["KERAS_BACKEND"]}}
     if address is None:
         ray.init(address="local", num_cpus=ray_num_cpus, object_store_memory=OBJECT_STORE_BYTES,
                  include_dashboard=False, **quiet)

@@ -1,21 +1,27 @@
-"""``tf.data`` input pipelines from the TFDS splits.
+"""Input pipelines from the TFDS splits: ``tf.data`` on TensorFlow, numpy batches on JAX and PyTorch.
 
 Each split is read once into memory (the whole of dMelodies' tokens is 87 MB, dSprites' images 3 GB),
 so a training step only gathers a batch of rows: the pipeline costs microseconds per batch and is never the bottleneck
 (``perf/train_throughput.py`` measures both). Epoch ``e`` visits the training split in the order of a
 permutation drawn from ``(seed, e)`` alone, which makes the data order reproducible from the seed and
-lets an interrupted run continue at any step without replaying the ones before it.
+lets an interrupted run continue at any step without replaying the ones before it. Off TensorFlow, the
+same permutation comes from :mod:`benchmarks.training.order`, so a run's batches are the same on every
+backend.
 """
 from __future__ import annotations
 
 import logging
 
+import math
+
 import gin
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import dmelodies_tfds  # also registers the `dmelodies` builder
+from benchmarks.training import order
 
 # A large enough read batch makes the builder's vectorised parser do the work (about 1 s per million).
 _READ_BATCH = 65536
@@ -118,8 +124,9 @@ def epoch_steps(num_examples: int, batch_size: int, steps_per_epoch: int | None 
 
 
 def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per_epoch: int | None = None,
-                     first_epoch: int = 0, skip: int = 0) -> tf.data.Dataset:
-    """An endless stream of training batches, starting ``skip`` batches into epoch ``first_epoch``.
+                     first_epoch: int = 0, skip: int = 0):
+    """An endless stream of training batches, starting ``skip`` batches into epoch ``first_epoch``: a
+    ``tf.data.Dataset`` on TensorFlow, an iterator of numpy batches on the other backends.
 
     ``examples`` is an array, or a tuple of arrays with one row per example (tokens and labels for a
     supervised objective), gathered alike.
@@ -127,6 +134,8 @@ def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per
     Epoch ``e`` is the first ``steps_per_epoch`` full batches of the examples in the order of a
     permutation seeded by ``(seed, e)``; the incomplete last batch is dropped (FactorVAE halves batches).
     """
+    if keras.backend.backend() != "tensorflow":
+        return _off_tensorflow(_numpy_training_batches(examples, batch_size, seed, steps_per_epoch, first_epoch, skip))
     num_examples = len(tf.nest.flatten(examples)[0])
     steps_per_epoch = epoch_steps(num_examples, batch_size, steps_per_epoch)
     # Variables, unlike constants, may exceed 2 GB.
@@ -144,6 +153,56 @@ def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per
     return epochs.skip(skip).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_batches(examples: np.ndarray, batch_size: int) -> tf.data.Dataset:
-    """Every example once, in order, in batches (the last one may be smaller)."""
+def _numpy_training_batches(examples, batch_size, seed, steps_per_epoch, first_epoch, skip):
+    arrays = examples if isinstance(examples, tuple) else (examples,)
+    for rows in order.batch_rows(len(arrays[0]), batch_size, seed, steps_per_epoch, first_epoch, skip):
+        yield tuple(array[rows] for array in arrays)
+
+
+def evaluation_batches(examples: np.ndarray, batch_size: int):
+    """Every example once, in order, in batches (the last one may be smaller): a ``tf.data.Dataset`` on
+    TensorFlow, a :class:`keras.utils.PyDataset` on the other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return _off_tensorflow(OrderedBatches(examples, batch_size))
     return tf.data.Dataset.from_tensor_slices(examples).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _off_tensorflow(batches):
+    """``batches`` as Keras reads them on JAX, and on PyTorch in a ``DataLoader`` with a generator of its
+    own: one that Keras would make draws its workers' base seed from PyTorch's global generator each time
+    it is iterated, which would shift the dropout masks drawn from that generator after a resumption
+    (:mod:`benchmarks.training.checkpoints` restores its state)."""
+    if keras.backend.backend() != "torch":
+        return batches
+    import torch
+
+    if isinstance(batches, OrderedBatches):  # a known number of batches, read again for every validation
+        class Batches(torch.utils.data.Dataset):
+            def __len__(self):
+                return len(batches)
+
+            def __getitem__(self, index):
+                return batches[index]
+    else:
+        class Batches(torch.utils.data.IterableDataset):
+            def __iter__(self):
+                return iter(batches)
+
+    return torch.utils.data.DataLoader(Batches(), batch_size=None, generator=torch.Generator())
+
+
+class OrderedBatches(keras.utils.PyDataset):
+    """``examples`` (an array or a tuple of arrays) in order, in batches of ``batch_size``: the evaluation
+    data off TensorFlow (a ``PyDataset``, so Keras reads it again for every validation)."""
+
+    def __init__(self, examples, batch_size: int):
+        super().__init__()
+        self.arrays = examples if isinstance(examples, tuple) else (examples,)
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.arrays[0]) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple:
+        rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return tuple(array[rows] for array in self.arrays)

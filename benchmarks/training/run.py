@@ -14,7 +14,6 @@ from typing import Callable, Sequence
 
 import gin
 import keras
-import tensorflow as tf
 
 from benchmarks import run_dir
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config, plain_message
@@ -61,8 +60,8 @@ def train(
     - ``checkpoints/``: every variable and optimiser slot, every ``checkpoint_every_steps`` steps and
       after each epoch;
     - ``encoder.keras`` (built-in layers only) and ``decoder.keras`` (needs ``import benchmarks.models``);
-    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, split seed, the training
-      time (``wall_time_s``: training and validation, summed over resumptions), and ``provenance``: the
+    - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, split seed, the Keras
+      backend, the training time (``wall_time_s``: training and validation, summed over resumptions), and ``provenance``: the
       commit, uncommitted source changes and package versions that trained it (:mod:`benchmarks.provenance`).
 
     Args:
@@ -147,13 +146,11 @@ class PreparedRun:
     steps_per_execution: int
     verbose: str | int
 
-    def start(self) -> tuple[tf.train.CheckpointManager, tf.Variable, int]:
+    def start(self) -> tuple:
         """Writes ``config.gin``, restores the newest intact checkpoint (if any) and the operative config;
-        returns the checkpoint manager, the training-time variable and the step reached."""
+        returns the checkpoint manager, the training time (across resumptions) and the step reached."""
         write_text(os.path.join(self.model_dir, run_dir.CONFIG_FILE), self.config)
-        wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False)  # training time, across resumptions
-        manager = checkpoints.restore(checkpoints.checkpoint(self.model, wall_time),
-                                      os.path.join(self.model_dir, run_dir.CHECKPOINTS))
+        manager, wall_time = checkpoints.restore_run(self.model, os.path.join(self.model_dir, run_dir.CHECKPOINTS))
         step = int(self.model.optimizer.iterations.numpy())
         logging.info("%s at step %d of %d (%d epochs of %d steps) in %s", "Resuming" if step else "Starting",
                      step, self.epochs * self.steps_per_epoch, self.epochs, self.steps_per_epoch, self.model_dir)
@@ -181,7 +178,7 @@ class PreparedRun:
         segments.append((epoch + bool(done), self.epochs, 0))
         return [segment for segment in segments if segment[0] < segment[1]]
 
-    def finish(self, wall_time: tf.Variable, operative_config: str, **extra) -> dict:
+    def finish(self, wall_time, operative_config: str, **extra) -> dict:
         """Evaluates on the test split, saves the encoder and decoder, writes ``results.json``."""
         return _finish(self, wall_time, operative_config, **extra)
 
@@ -200,7 +197,7 @@ def _train(run: PreparedRun) -> dict:
     return run.finish(wall_time, gin.operative_config_str())
 
 
-def _finish(run: PreparedRun, wall_time: tf.Variable, operative_config: str, **extra) -> dict:
+def _finish(run: PreparedRun, wall_time, operative_config: str, **extra) -> dict:
     model, arch, model_dir, verbose = run.model, run.arch, run.model_dir, run.verbose
     test = model.evaluate(data.evaluation_batches(run.splits["test"], run.batch_size), return_dict=True,
                           verbose=verbose)
@@ -223,6 +220,7 @@ def _finish(run: PreparedRun, wall_time: tf.Variable, operative_config: str, **e
         "test_reconstruction_accuracy": float(test["reconstruction_accuracy"]),
         "test_loss": float(test["loss"]),
         "test_metrics": {name: float(value) for name, value in test.items()},
+        "backend": keras.backend.backend(),
         "dataset": dataset.name,
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),

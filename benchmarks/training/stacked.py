@@ -40,7 +40,7 @@ from benchmarks.training import data
 from benchmarks.training import run as train_lib
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
 from benchmarks.models.stacked import StackedWeights, stacked_forward
-from benchmarks.objectives.vae import dense_gradients
+from benchmarks.objectives.differentiation import dense_gradients
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +56,9 @@ def train_stacked(members: Sequence[Member]) -> list[dict]:
     """Trains ``members`` together; returns each member's results, in order (see the module docstring)."""
     if not members:
         raise ConfigurationError("a stacked training needs at least one member")
+    if keras.backend.backend() != "tensorflow":
+        raise ConfigurationError(f"stacked training runs on TensorFlow, not the {keras.backend.backend()} backend: "
+                                 "train the members one by one (benchmarks.train or a sweep without --stack)")
     folders = [os.path.abspath(member.model_dir) for member in members]
     if len(set(folders)) != len(folders):
         raise ConfigurationError("two members share a --model_dir: each member needs its own")

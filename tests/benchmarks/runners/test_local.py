@@ -87,7 +87,7 @@ def test_stack_groups_a_grid_points_runs_and_trains_them_as_one(tmp_path):
             results = json.load(file)
         assert (results["seed"], results["stacked_members"], results["steps"]) == (seed, 3, 2)
         assert os.path.exists(folder / "metrics" / "mig.json")
-    assert "--stack and --parallel: for --backend=local only" in _sweep(*args, "--backend=ray").stderr
+    assert "--stack and --parallel: for --runner=local only" in _sweep(*args, "--runner=ray").stderr
 
 
 def test_parallel_runs_side_by_side_and_build_the_dataset_once(tmp_path):
@@ -106,4 +106,4 @@ def test_parallel_runs_side_by_side_and_build_the_dataset_once(tmp_path):
         folder = tmp_path / "runs" / name
         assert (folder / "results.json").exists()
         assert "test reconstruction accuracy" in (folder / "sweep.log").read_text()
-    assert "--stack and --parallel: for --backend=local only" in _sweep(*args, "--backend=ray").stderr
+    assert "--stack and --parallel: for --runner=local only" in _sweep(*args, "--runner=ray").stderr

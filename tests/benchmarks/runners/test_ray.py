@@ -35,7 +35,7 @@ def cli(module, *args, **environment):
 
 
 def ray_sweep(root, *args):
-    return ["benchmarks.sweep", f"--root={root}", "--backend=ray", "--ray_num_cpus=2", *args]
+    return ["benchmarks.sweep", f"--root={root}", "--runner=ray", "--ray_num_cpus=2", *args]
 
 
 def results(root, name):
@@ -148,7 +148,7 @@ def ray_cluster():
 
 
 def test_storage_that_not_every_node_sees_is_refused(ray_cluster, tmp_path):
-    on_cluster = ["benchmarks.sweep", "--backend=ray", f"--address={ray_cluster}",
+    on_cluster = ["benchmarks.sweep", "--runner=ray", f"--address={ray_cluster}",
                   "--filter=cnn_beta_vae/beta=1/seed=0"]
     relative = cli(*on_cluster, "--root=runs", RAY_AUTH_MODE="token")
     assert relative.returncode != 0 and "error: --root=runs is relative" in relative.stderr
@@ -160,7 +160,7 @@ def test_storage_that_not_every_node_sees_is_refused(ray_cluster, tmp_path):
     local = cli("benchmarks.sweep", f"--root={tmp_path}", "--cpus_per_run=2", "--list")
     assert local.returncode == 0  # --list ignores the backend
     local = cli("benchmarks.sweep", f"--root={tmp_path}", "--cpus_per_run=2", "--dry_run")
-    assert local.returncode != 0 and "error: --cpus_per_run: for --backend=ray only" in local.stderr
+    assert local.returncode != 0 and "error: --cpus_per_run: for --runner=ray only" in local.stderr
 
 
 def _parent(pid):

@@ -43,8 +43,9 @@ from keras import ops
 
 from benchmarks.models import build_cnn_vae, build_discriminator, build_rnn_vae
 from benchmarks.objectives import AnnealedVAE, BetaVAE, FactorVAE
+from benchmarks.objectives.differentiation import dense_gradients
 from benchmarks.objectives.schedules import warmup_steps
-from benchmarks.objectives.vae import Terms, categorical_reconstruction, dense_gradients, kl_divergence
+from benchmarks.objectives.vae import Terms, categorical_reconstruction, kl_divergence
 from helpers import GOLDEN, gin_file
 
 pytestmark = pytest.mark.usefixtures("no_gin_bindings")

@@ -1,0 +1,88 @@
+"""A run through ``python -m benchmarks.train --backend=jax|torch``: it trains, resumes from its own
+checkpoints where an interrupted run left them, records its backend, and leaves networks that load and
+score on any backend."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks.evaluation import representation
+from benchmarks.training import data, order
+from helpers import QUIET_TENSORFLOW, REPO, run_module, subprocess_env, tiny_bindings, train_args
+
+pytestmark = pytest.mark.usefixtures("no_gin_bindings")
+
+BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None,
+                                                        reason=f"{name} is not installed"))
+            for name in ("jax", "torch")]
+
+ENCODE = """
+import sys, numpy as np
+from benchmarks.evaluation import representation
+encoder = representation.load_encoder(sys.argv[1])
+np.save(sys.argv[3], representation.posterior_mean(encoder)(np.load(sys.argv[2])))
+"""
+
+
+def train(backend, bindings, model_dir):
+    return run_module("benchmarks.train", *train_args("cnn_factor_vae", bindings, model_dir), f"--backend={backend}")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_trains_resumes_and_scores_on_the_backend(backend, data_dir, tmp_path):
+    # Checkpoints at steps 2, 3 (the first epoch's end), 5 and 6 (the second's); the newest two are kept.
+    bindings = tiny_bindings(data_dir, **{"train.checkpoint_every_steps": 2})
+    model_dir = tmp_path / "run"
+    finished = train(backend, bindings, model_dir)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    with open(model_dir / "results.json") as file:
+        reference = json.load(file)
+    assert reference["backend"] == backend and reference["steps"] == 6
+    assert sorted(os.listdir(model_dir / "checkpoints")) == ["ckpt-5.npz", "ckpt-6.npz"]
+
+    # As if killed while writing step 6's checkpoint: it is cut short, and nothing after it exists.
+    (model_dir / "results.json").unlink()
+    newest = model_dir / "checkpoints" / "ckpt-6.npz"
+    newest.write_bytes(newest.read_bytes()[:1000])
+    resumed = train(backend, bindings, model_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "ckpt-6.npz is damaged" in resumed.stderr and "Resuming at step 5 of 6" in resumed.stderr
+    with open(model_dir / "results.json") as file:
+        results = json.load(file)
+    # Restored weights, both optimisers' slots, random generators and data order: the same run.
+    assert results["test_metrics"] == reference["test_metrics"]
+
+    # The saved encoder gives the same codes on the backend that trained it and on TensorFlow.
+    tokens = data.TFDSSource(config="tiny", data_dir=str(data_dir)).load("test")[:64]
+    np.save(tmp_path / "tokens.npy", tokens)
+    encoded = subprocess.run([sys.executable, "-c", ENCODE, str(model_dir), str(tmp_path / "tokens.npy"),
+                              str(tmp_path / "codes.npy")], cwd=REPO, capture_output=True, text=True,
+                             timeout=600, env=subprocess_env(**QUIET_TENSORFLOW, KERAS_BACKEND=backend))
+    assert encoded.returncode == 0, encoded.stderr[-3000:]
+    codes = representation.posterior_mean(representation.load_encoder(str(model_dir)))(tokens)
+    np.testing.assert_allclose(codes, np.load(tmp_path / "codes.npy"), rtol=1e-5, atol=1e-5)
+
+    scored = run_module("benchmarks.evaluate", f"--model_dir={model_dir}", "--gin_file=gin_configs/metrics/mig.gin",
+                        "--gin_bindings=mig.num_train=500")
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert os.path.exists(model_dir / "metrics" / "mig.json")
+
+
+def test_batches_off_tensorflow_are_the_tf_data_batches():
+    """The numpy pipeline the other backends read gives the ``tf.data`` pipeline's batches, labels alike,
+    resumed mid-epoch included."""
+    tokens = np.arange(230 * 16, dtype=np.int32).reshape(230, 16)
+    labels = np.arange(230 * 9, dtype=np.int32).reshape(230, 9)
+    expected = data.training_batches((tokens, labels), 32, seed=5, steps_per_epoch=6, first_epoch=1, skip=4)
+    found = data._numpy_training_batches((tokens, labels), 32, 5, 6, 1, 4)
+    for (want_tokens, want_labels), (got_tokens, got_labels) in zip(expected.take(12).as_numpy_iterator(), found):
+        np.testing.assert_array_equal(got_tokens, want_tokens)
+        np.testing.assert_array_equal(got_labels, want_labels)
+    batches = data.OrderedBatches(tokens, 100)
+    assert len(batches) == 3 and batches[2][0].shape == (30, 16)
+    assert order.permutation(230, 5, 1).shape == (230,)
