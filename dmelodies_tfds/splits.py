@@ -30,6 +30,12 @@ from dmelodies_tfds.factors import NUM_EXAMPLES
 SPLITS = ("train", "validation", "test")
 GENERALISATION_CONFIGS = ("composition", "interpolation", "extrapolation")
 SPLIT_CONFIGS = ("random",) + GENERALISATION_CONFIGS
+# The `tiny` configs: the first examples of each split, for tests and demos.
+TINY_SIZES = {"train": 7000, "validation": 2000, "test": 1000}
+# The prepared dataset's shards hold at most this many examples (~30 MB), in the split's order; TFDS reads
+# them back interleaved, READ_BLOCK examples from each in turn (its default interleave: 16 files at once).
+EXAMPLES_PER_SHARD = 131072
+READ_BLOCK = 16
 # The release's loader cut at int(0.7 * N) and int((0.7 + 0.2) * N); kept literally.
 _TRAIN_END = int(0.7 * NUM_EXAMPLES)
 _VALIDATION_END = int((0.7 + 0.2) * NUM_EXAMPLES)
@@ -154,3 +160,20 @@ def split_indices(split: str, seed: int = 0, config: str = "random") -> np.ndarr
     seen = perm[~held]
     train_end = len(seen) * 7 // 9
     return seen[:train_end] if split == "train" else seen[train_end:]
+
+
+def shard_bounds(num_examples: int) -> np.ndarray:
+    """Where the prepared dataset cuts a split of ``num_examples`` into shards: positions 0, …, num_examples."""
+    num_shards = max(1, -(-num_examples // EXAMPLES_PER_SHARD))
+    return np.linspace(0, num_examples, num_shards + 1).round().astype(int)
+
+
+def read_order(num_examples: int) -> np.ndarray:
+    """The order in which TFDS reads a prepared split back: positions in the split's order, its shards
+    interleaved :data:`READ_BLOCK` examples at a time (every split has at most 16 shards, all read at once),
+    so ``split_indices(...)[read_order(n)]`` is what ``tfds.load`` yields."""
+    bounds = shard_bounds(num_examples)
+    blocks = sorted((round_, shard, start, min(start + READ_BLOCK, stop))
+                    for shard, (first, stop) in enumerate(zip(bounds[:-1], bounds[1:]))
+                    for round_, start in enumerate(range(first, stop, READ_BLOCK)))
+    return np.concatenate([np.arange(start, stop) for _, _, start, stop in blocks]) if blocks else np.arange(0)

@@ -8,6 +8,8 @@
 - :class:`ScheduleLog` reports in the run log when a warm-up ends and when annealing reaches its target.
 
 Steps are the VAE optimiser's update count (``model.optimizer.iterations``), which checkpoints restore.
+TensorBoard's event files are written and read with the ``tensorboard`` package's own writer and reader,
+the scalars as ``tf.summary.scalar`` writes them, so logging needs no TensorFlow on any backend.
 """
 from __future__ import annotations
 
@@ -18,8 +20,12 @@ import os
 import time
 
 import keras
-import tensorflow as tf
-from tensorboard.compat.proto import event_pb2
+from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.scalar import metadata as scalar_metadata
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
+from tensorboard.util import tensor_util
 
 from benchmarks.training.checkpoints import metric_variables
 from dmelodies_tfds.atomic import atomic_path
@@ -69,7 +75,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.directories = {name: os.path.join(log_dir, name) for name in ("train", "validation")}
         for directory in self.directories.values():
             truncate_events(directory, resumed_step)
-        self.writers = {name: tf.summary.create_file_writer(d) for name, d in self.directories.items()}
+        self.writers = {name: EventFileWriter(d) for name, d in self.directories.items()}
         self.last_logged = resumed_step
         self.last_schedule: dict[str, float] = {}
 
@@ -79,9 +85,8 @@ class TensorBoardLogger(keras.callbacks.Callback):
             self.last_schedule[self.model.hyperparameter_name] = float(schedule(self.last_logged - 1))
 
     def _write(self, writer: str, values: dict, step: int, prefix: str = "") -> None:
-        with self.writers[writer].as_default(step=step):
-            for name, value in values.items():
-                tf.summary.scalar(prefix + name, value)
+        if values:
+            self.writers[writer].add_event(scalars_event(step, {prefix + name: value for name, value in values.items()}))
 
     def on_train_batch_end(self, batch, logs=None):
         logs, step = logs or {}, _step(self.model)
@@ -107,24 +112,36 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.flush()
 
 
+def scalars_event(step: int, values: dict) -> event_pb2.Event:
+    """One event of float32 scalars at ``step``, as ``tf.summary.scalar`` writes them (TensorBoard's
+    scalars plugin reads either)."""
+    metadata = scalar_metadata.create_summary_metadata(display_name="", description="")
+    summary = summary_pb2.Summary(value=[
+        summary_pb2.Summary.Value(tag=tag, metadata=metadata,
+                                  tensor=tensor_util.make_tensor_proto(float(value), dtype="float32"))
+        for tag, value in values.items()])
+    return event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
+
+
 def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
     """``{tag: [(step, value), ...]}`` from every event file in ``directory``, in file and write order."""
     found: dict[str, list[tuple[int, float]]] = {}
     for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+        for record in RawEventFileLoader(path).Load():
             event = event_pb2.Event.FromString(record)
             for value in event.summary.value:
-                found.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+                found.setdefault(value.tag, []).append((event.step, float(tensor_util.make_ndarray(value.tensor))))
     return found
 
 
 def truncate_events(directory: str, last_step: int) -> None:
     """Rewrites the event files in ``directory`` without the events after ``last_step`` (atomically)."""
     for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
-        records = [bytes(r) for r in tf.data.TFRecordDataset(path).as_numpy_iterator()]
+        records = [bytes(r) for r in RawEventFileLoader(path).Load()]
         kept = [r for r in records if event_pb2.Event.FromString(r).step <= last_step]
         if len(kept) < len(records):
-            with atomic_path(path) as temporary, tf.io.TFRecordWriter(temporary) as writer:
+            with atomic_path(path) as temporary, open(temporary, "wb") as file:
+                writer = RecordWriter(file)
                 for record in kept:
                     writer.write(record)
 
@@ -140,7 +157,7 @@ class Checkpointing(keras.callbacks.Callback):
     ``wall_time`` (a float64 variable in the checkpoint) accumulates the training time across resumptions.
     """
 
-    def __init__(self, manager: tf.train.CheckpointManager, wall_time: tf.Variable, every_steps: int,
+    def __init__(self, manager, wall_time, every_steps: int,
                  steps_per_epoch: int, before_save=(), resumed_means=None):
         super().__init__()
         self.resumed_means = resumed_means

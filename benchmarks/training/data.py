@@ -17,10 +17,8 @@ import math
 import gin
 import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_datasets as tfds
 
-import dmelodies_tfds  # also registers the `dmelodies` builder
+import dmelodies_tfds  # also registers the `dmelodies` builder, where TFDS is installed
 from benchmarks.training import order
 
 # A large enough read batch makes the builder's vectorised parser do the work (about 1 s per million).
@@ -53,7 +51,8 @@ class TFDSSource:
         self.split_names = dict(split_names or {s: s for s in ("train", "validation", "test")})
         self._arrays: dict[tuple[str, int], np.ndarray] = {}
 
-    def builder(self, split_seed: int = 0) -> tfds.core.DatasetBuilder:
+    def builder(self, split_seed: int = 0):
+        """The TFDS builder of this source's config cut by ``split_seed``."""
         if split_seed:
             if self.name != "dmelodies" or self.config is None:
                 raise ValueError(f"TFDS dataset {self.name!r} has one fixed split: bind train.split_seed = 0 "
@@ -67,7 +66,9 @@ class TFDSSource:
         name = f"{self.name}/{self.config}" if self.config else self.name
         return self._builder(name, name)
 
-    def _builder(self, name, shown, **kwargs) -> tfds.core.DatasetBuilder:
+    def _builder(self, name, shown, **kwargs):
+        import tensorflow_datasets as tfds
+
         try:
             return tfds.builder(name, data_dir=self.data_dir, **kwargs)
         except tfds.core.registered.DatasetNotFoundError as error:
@@ -79,6 +80,9 @@ class TFDSSource:
         feature = feature or self.feature
         key = (split, split_seed, feature)
         if key not in self._arrays:
+            import tensorflow as tf
+            import tensorflow_datasets as tfds
+
             builder = self.builder(split_seed)
             # Not builder.is_prepared(): before the first build it logs "Variant folder … has no dataset_info.json".
             if not (builder.data_path / "dataset_info.json").exists():
@@ -113,6 +117,52 @@ class TFDSSource:
         return dmelodies_tfds.index_to_factors(self.load(split, split_seed, feature="index"))
 
 
+@gin.configurable
+class GeneratedSource:
+    """dMelodies generated in memory by the numpy core, without TFDS or TensorFlow: the examples of
+    :class:`TFDSSource`'s ``dmelodies`` configs, in the same order, so a run reads the same data from
+    either (on a machine without TensorFlow, bind ``train.dataset = @GeneratedSource()``).
+
+    Args:
+      config: "full" (the paper's split), "tiny" (its first 7,000 / 2,000 / 1,000 examples), or a
+        generalisation config and its "tiny_*" cut (:mod:`dmelodies_tfds.splits`).
+
+    Generating the full split seed's 1,354,752 melodies takes a few seconds and about 90 MB.
+    """
+
+    name = "dmelodies"
+
+    def __init__(self, config: str = "full"):
+        base = config[len("tiny_"):] if config.startswith("tiny_") else ("random" if config in ("full", "tiny") else config)
+        if base not in dmelodies_tfds.splits.SPLIT_CONFIGS:
+            raise ValueError(f"unknown dmelodies config {config!r}: full, tiny, or one of "
+                             f"{', '.join(dmelodies_tfds.splits.GENERALISATION_CONFIGS)} and their tiny_* cuts")
+        self.config, self.split_config = config, base
+        self.limits = dmelodies_tfds.splits.TINY_SIZES if config.startswith("tiny") else None
+        self._indices: dict[tuple[str, int], np.ndarray] = {}
+
+    def indices(self, split: str, split_seed: int = 0) -> np.ndarray:
+        """The example indices of ``split`` cut by ``split_seed``, in the order TFDS reads the prepared
+        split (its shards interleaved, :func:`dmelodies_tfds.splits.read_order`)."""
+        if (split, split_seed) not in self._indices:
+            indices = dmelodies_tfds.split_indices(split, split_seed, config=self.split_config)
+            indices = indices[:self.limits[split]] if self.limits else indices
+            self._indices[split, split_seed] = indices[dmelodies_tfds.splits.read_order(len(indices))]
+        return self._indices[split, split_seed]
+
+    def load(self, split: str, split_seed: int = 0, feature: str = "score") -> np.ndarray:
+        """``feature`` ("score": the tokens (n, 16); "index": the example indices) of ``split``."""
+        if feature == "index":
+            return self.indices(split, split_seed)
+        if feature != "score":
+            raise ValueError(f"dMelodies examples have the features 'score' and 'index', not {feature!r}")
+        return dmelodies_tfds.generate_tokens(self.indices(split, split_seed))
+
+    def labels(self, split: str, split_seed: int = 0) -> np.ndarray:
+        """The nine factor labels (n, 9) of ``split``'s examples, in the order of :meth:`load`."""
+        return dmelodies_tfds.index_to_factors(self.indices(split, split_seed))
+
+
 def epoch_steps(num_examples: int, batch_size: int, steps_per_epoch: int | None = None) -> int:
     """``steps_per_epoch``, or all the full batches of the split when None; checked against the split."""
     full = num_examples // batch_size
@@ -136,6 +186,8 @@ def training_batches(examples: np.ndarray, batch_size: int, seed: int, steps_per
     """
     if keras.backend.backend() != "tensorflow":
         return _off_tensorflow(_numpy_training_batches(examples, batch_size, seed, steps_per_epoch, first_epoch, skip))
+    import tensorflow as tf
+
     num_examples = len(tf.nest.flatten(examples)[0])
     steps_per_epoch = epoch_steps(num_examples, batch_size, steps_per_epoch)
     # Variables, unlike constants, may exceed 2 GB.
@@ -164,6 +216,8 @@ def evaluation_batches(examples: np.ndarray, batch_size: int):
     TensorFlow, a :class:`keras.utils.PyDataset` on the other backends."""
     if keras.backend.backend() != "tensorflow":
         return _off_tensorflow(OrderedBatches(examples, batch_size))
+    import tensorflow as tf
+
     return tf.data.Dataset.from_tensor_slices(examples).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

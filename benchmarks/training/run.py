@@ -38,7 +38,7 @@ def train(
     model_dir: str,
     architecture: Callable[[], Architecture] = gin.REQUIRED,
     objective: Callable[..., VAE] = gin.REQUIRED,
-    dataset: data.TFDSSource = gin.REQUIRED,
+    dataset: data.TFDSSource | data.GeneratedSource = gin.REQUIRED,
     optimizer: Callable[[], keras.optimizers.Optimizer] = keras.optimizers.Adam,
     epochs: int = 100,
     steps_per_epoch: int | None = None,
@@ -133,7 +133,7 @@ class PreparedRun:
     config: str
     model: VAE
     arch: Architecture
-    dataset: data.TFDSSource
+    dataset: data.TFDSSource | data.GeneratedSource
     splits: dict
     epochs: int
     steps_per_epoch: int

@@ -51,10 +51,7 @@ from dmelodies_tfds import melodies, splits
 from dmelodies_tfds.text import one_line
 
 _HOMEPAGE = "https://github.com/ashispati/dmelodies_dataset"
-# Splits of the `tiny` config: the first examples of each paper split, for tests and demos.
-_TINY_SIZES = {"train": 7000, "validation": 2000, "test": 1000}
-# Shards of at most this many examples (~30 MB); TFDS reads them in parallel.
-_EXAMPLES_PER_SHARD = 131072
+_TINY_SIZES = splits.TINY_SIZES
 
 
 # Bytes a TFRecord file adds to each record: length (8), its CRC (4) and the data's CRC (4).
@@ -336,8 +333,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _write_split(self, split, indices, progress) -> tfds.core.SplitInfo:
         template = self._get_filename_template(split_name=split)
         adapter = file_adapters.ADAPTER_FOR_FORMAT[self._file_format()]
-        num_shards = max(1, -(-len(indices) // _EXAMPLES_PER_SHARD))
-        bounds = np.linspace(0, len(indices), num_shards + 1).round().astype(int)
+        bounds = splits.shard_bounds(len(indices))
+        num_shards = len(bounds) - 1
         shard_lengths, num_bytes = [], 0
         for path, start, stop in zip(template.sharded_filepaths(num_shards), bounds[:-1], bounds[1:]):
             chunk = indices[start:stop]

@@ -71,6 +71,35 @@ def test_each_split_seed_reads_its_own_split(tmp_path):
         data.TFDSSource(name="dsprites", config=None).builder(split_seed=1)
 
 
+def test_generated_source_reads_what_tfds_reads(tmp_path):
+    """The in-memory numpy source gives TFDSSource's arrays and labels, split seeds included."""
+    tfds_source = data.TFDSSource(config="tiny", data_dir=str(tmp_path))
+    generated = data.GeneratedSource("tiny")
+    for seed in (0, 1):
+        for split in ("train", "validation", "test"):
+            np.testing.assert_array_equal(generated.load(split, seed), tfds_source.load(split, seed))
+            np.testing.assert_array_equal(generated.labels(split, seed), tfds_source.labels(split, seed))
+    assert generated.name == "dmelodies" and generated.config == "tiny"
+    assert len(data.GeneratedSource("composition").load("test")) == 135476
+    with pytest.raises(ValueError, match="unknown dmelodies config 'huge'"):
+        data.GeneratedSource("huge")
+    with pytest.raises(ValueError, match="features 'score' and 'index'"):
+        generated.load("train", feature="label")
+
+
+def test_the_read_order_is_tfds_interleave_of_the_shards():
+    """``read_order`` is tf.data's interleave (cycle 16, block 16, TFDS's defaults) of the shards the
+    builder writes, for the full dataset's split sizes and a split of one shard."""
+    import tensorflow as tf
+
+    for n in (948326, 270950, 135476, 7000):
+        bounds = dmelodies_tfds.splits.shard_bounds(n)
+        shards = tf.data.Dataset.from_tensor_slices(np.stack([bounds[:-1], bounds[1:]], axis=1))
+        read = shards.interleave(lambda b: tf.data.Dataset.range(b[0], b[1]), cycle_length=16, block_length=16)
+        np.testing.assert_array_equal(dmelodies_tfds.splits.read_order(n),
+                                      np.concatenate(list(read.batch(65536).as_numpy_iterator())))
+
+
 def test_a_shard_truncated_at_a_record_boundary_is_caught(tmp_path, monkeypatch):
     """Such a shard reads without an error: only the count against dataset_info.json reveals it."""
     import glob
