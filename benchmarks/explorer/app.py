@@ -32,7 +32,6 @@ import threading
 from typing import Sequence
 
 import numpy as np
-import tensorflow as tf
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -145,7 +144,7 @@ class Explorer:
         self.encode = posterior_mean(encoder)
         self.decode = greedy_decoder(decoder)
         indices = np.sort(np.random.default_rng(0).choice(d.NUM_EXAMPLES, STATISTICS_MELODIES, replace=False))
-        mean, log_std = inference_function(encoder, (d.SEQUENCE_LENGTH,), tf.int32)(d.generate_tokens(indices))
+        mean, log_std = inference_function(encoder, (d.SEQUENCE_LENGTH,), "int32")(d.generate_tokens(indices))
         self.dimensions = rank_dimensions(mean, log_std)
         self._limits = np.array([dim.limits for dim in sorted(self.dimensions, key=lambda dim: dim.dimension)])
 

@@ -1,7 +1,9 @@
 """The sweep on Ray (benchmarks.runners.ray) and one run by its index (benchmarks.train_one).
 
 Each Ray sweep starts a real local Ray instance of 2 CPUs and stops it when done, or joins one that a test
-started; runs are tiny (the `tiny` dMelodies config, a few steps of small batches).
+started; runs are tiny (the `tiny` dMelodies config, a few steps of small batches). The tests of the
+four-run grid take about four minutes together and are marked slow (``--run-slow`` runs them); the
+killed-and-retried sweep and the shared-storage check run every time.
 """
 import glob
 import json
@@ -63,6 +65,7 @@ def four_runs(data_dir, tmp_path_factory):
     return root, cli(*ray_sweep(root, *selection(FOUR), *quick(data_dir)))
 
 
+@pytest.mark.slow
 def test_a_grid_of_four_runs_completes_on_ray(four_runs):
     root, process = four_runs
     assert process.returncode == 0, process.stderr[-3000:]
@@ -74,6 +77,7 @@ def test_a_grid_of_four_runs_completes_on_ray(four_runs):
     assert not glob.glob(os.path.join(root, ".ray-sweep-*")), "the storage check's file was left behind"
 
 
+@pytest.mark.slow
 def test_finished_runs_are_skipped_and_another_configuration_is_refused(four_runs, data_dir, tmp_path):
     root, _ = four_runs
     shutil.copytree(os.path.join(root, FOUR[3]), tmp_path / FOUR[3])  # finished, the same configuration
@@ -90,6 +94,7 @@ def test_finished_runs_are_skipped_and_another_configuration_is_refused(four_run
     assert stamps(tmp_path) == before  # nothing rewritten
 
 
+@pytest.mark.slow
 def test_the_local_and_ray_backends_give_the_same_results(four_runs, data_dir, tmp_path):
     """The same run, trained by the local sweep: the same numbers (the training tests' tolerance)."""
     ray_root, _ = four_runs
@@ -108,6 +113,7 @@ def test_the_local_and_ray_backends_give_the_same_results(four_runs, data_dir, t
     assert {key: found[key] for key in found.keys() - numeric} == {key: expected[key] for key in expected.keys() - numeric}
 
 
+@pytest.mark.slow
 def test_list_and_model_num_index_the_same_runs(four_runs, data_dir, tmp_path):
     """An index depends on the selection flags only, not on what the root holds."""
     root, _ = four_runs
