@@ -73,7 +73,8 @@ def train(
       prepare_only: set up the run (checks, data, model, optimiser) and return it as a
         :class:`PreparedRun` without training, or the finished run's results (for :mod:`benchmarks.training.stacked`).
       steps_per_execution: training steps per call into TensorFlow, which must divide the epoch's steps.
-        None: the largest number up to :data:`MAX_STEPS_PER_EXECUTION` that divides the epoch's steps,
+        None: the largest number up to :data:`MAX_STEPS_PER_EXECUTION` (1 on PyTorch, whose Keras trainer
+        runs one step per call) that divides the epoch's steps,
         ``log_every_steps`` and ``checkpoint_every_steps`` (4 by default on the full dataset, whose
         epoch is 1,852 steps): fewer Python round trips (perf/PROFILE.md), with logs and checkpoints at the same steps as one step per call. The computation is the same;
         the NaN guard sees every k-th step (a non-finite loss shows in the epoch's running mean).
@@ -90,6 +91,7 @@ def train(
         return run_dir.read_results(model_dir, checked=False)
 
     split_seed = seed if split_seed is None else split_seed
+    explicit_steps_per_execution = steps_per_execution is not None
     try:
         splits = {split: dataset.load(split, split_seed) for split in ("train", "validation", "test")}
         # After loading: a first-use TFDS build draws from Python's `random`, which Keras seeds from.
@@ -97,6 +99,11 @@ def train(
         steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
         if steps_per_execution is None:
             steps_per_execution = default_steps_per_execution(steps_per_epoch, log_every_steps, checkpoint_every_steps)
+        if keras.backend.backend() == "torch" and steps_per_execution != 1:  # Keras runs PyTorch step by step
+            if explicit_steps_per_execution:
+                raise ValueError(f"train.steps_per_execution = {steps_per_execution}: the PyTorch backend runs "
+                                 "one step per call; bind it to 1 or leave it unset")
+            steps_per_execution = 1
         if steps_per_epoch % steps_per_execution:
             raise ValueError(f"train.steps_per_execution = {steps_per_execution} must divide the "
                              f"{steps_per_epoch} steps of an epoch (Keras would run past the epoch's end)")

@@ -50,8 +50,9 @@ def train(backend, bindings, model_dir):
 @pytest.mark.integration
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_run_trains_resumes_and_scores_on_the_backend(backend, data_dir, tmp_path):
-    # Checkpoints at steps 2, 3 (the first epoch's end), 5 and 6 (the second's); the newest two are kept.
-    bindings = tiny_bindings(data_dir, **{"train.checkpoint_every_steps": 2})
+    # Two epochs of 4 steps, checkpoints every 2 steps, the newest two kept: 6 and 8. Two steps per call
+    # by default (one on PyTorch, which Keras runs step by step).
+    bindings = tiny_bindings(data_dir, **{"train.steps_per_epoch": 4, "train.checkpoint_every_steps": 2})
     if backend == "jax":
         bindings += ["train.dataset = @GeneratedSource()", "GeneratedSource.config = 'tiny'"]
     model_dir = tmp_path / "run"
@@ -59,16 +60,16 @@ def test_a_run_trains_resumes_and_scores_on_the_backend(backend, data_dir, tmp_p
     assert finished.returncode == 0, finished.stderr[-3000:]
     with open(model_dir / "results.json") as file:
         reference = json.load(file)
-    assert reference["backend"] == backend and reference["steps"] == 6
-    assert sorted(os.listdir(model_dir / "checkpoints")) == ["ckpt-5.npz", "ckpt-6.npz"]
+    assert reference["backend"] == backend and reference["steps"] == 8
+    assert sorted(os.listdir(model_dir / "checkpoints")) == ["ckpt-6.npz", "ckpt-8.npz"]
 
-    # As if killed while writing step 6's checkpoint: it is cut short, and nothing after it exists.
+    # As if killed while writing step 8's checkpoint: it is cut short, and nothing after it exists.
     (model_dir / "results.json").unlink()
-    newest = model_dir / "checkpoints" / "ckpt-6.npz"
+    newest = model_dir / "checkpoints" / "ckpt-8.npz"
     newest.write_bytes(newest.read_bytes()[:1000])
     resumed = train(backend, bindings, model_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "ckpt-6.npz is damaged" in resumed.stderr and "Resuming at step 5 of 6" in resumed.stderr
+    assert "ckpt-8.npz is damaged" in resumed.stderr and "Resuming at step 6 of 8" in resumed.stderr
     with open(model_dir / "results.json") as file:
         results = json.load(file)
     # Restored weights, both optimisers' slots, random generators and data order: the same run.
