@@ -138,8 +138,12 @@ class VAE(keras.Model):
         return [self.optimizer]
 
     def build_optimizers(self) -> None:
-        """Creates the optimisers' slots now, so a checkpoint can restore them before training."""
+        """Creates the optimisers' slots now, so a checkpoint can restore them before training, and marks
+        the model built: its networks are, and neither it nor :class:`Sampling` has weights of its own.
+        Otherwise Keras' ``fit()`` on JAX and PyTorch builds an unbuilt model by taking a batch out of the
+        training stream, and every later batch would come one position late."""
         self.optimizer.build(self.vae_weights)
+        self.sampling.built = self.built = True
 
     def encode(self, inputs, training: bool) -> list:
         """``[z_mean, z_log_std]``; in training through the architecture's faster formulation, if it has one."""

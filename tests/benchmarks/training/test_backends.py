@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 from benchmarks.evaluation import representation
+from benchmarks.models import build_cnn_vae
+from benchmarks.objectives import FactorVAE
 from benchmarks.training import data, order
 from helpers import QUIET_TENSORFLOW, REPO, run_module, subprocess_env, tiny_bindings, train_args
 
@@ -104,3 +107,12 @@ def test_batches_off_tensorflow_are_the_tf_data_batches():
     batches = data.OrderedBatches(tokens, 100)
     assert len(batches) == 3 and batches[2][0].shape == (30, 16)
     assert order.permutation(230, 5, 1).shape == (230,)
+
+
+def test_a_model_ready_to_train_is_built():
+    """Keras' fit() on JAX and PyTorch builds an unbuilt model from a batch it takes out of the training
+    stream, shifting every later batch by one (and a resumed run's next epochs by one more)."""
+    model = FactorVAE(build_cnn_vae(), steps_per_epoch=1)
+    model.compile(optimizer=keras.optimizers.Adam())
+    model.build_optimizers()
+    assert all(layer.built for layer in (model, model.sampling, model.encoder, model.decoder, model.discriminator))
