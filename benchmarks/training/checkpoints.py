@@ -136,6 +136,9 @@ class WallTime:
         return self.seconds
 
 
+_TORCH_RANDOM_STATE = "torch_rng_state"
+
+
 def _global_random_state() -> dict:
     """The backend's global random state, where the run draws from one: on PyTorch, Keras' dropout
     without an explicit seed draws its masks from PyTorch's global generator (which
@@ -144,14 +147,14 @@ def _global_random_state() -> dict:
         return {}
     import torch
 
-    return {"torch_rng_state": torch.get_rng_state().numpy()}
+    return {_TORCH_RANDOM_STATE: torch.get_rng_state().numpy()}
 
 
 def _set_global_random_state(state: dict) -> None:
-    if "torch_rng_state" in state:
+    if _TORCH_RANDOM_STATE in state:
         import torch
 
-        torch.set_rng_state(torch.from_numpy(np.array(state["torch_rng_state"], dtype=np.uint8)))
+        torch.set_rng_state(torch.from_numpy(np.array(state[_TORCH_RANDOM_STATE], dtype=np.uint8)))
 
 
 class ArrayCheckpoints:
@@ -182,12 +185,12 @@ class ArrayCheckpoints:
 
     def _read(self, path: str) -> tuple[list, float, dict]:
         with np.load(path, allow_pickle=False) as stored:
-            values = [stored[f"v{i}"] for i in range(len(self.variables))]
             held = sum(name.startswith("v") and name[1:].isdigit() for name in stored.files)
             if held != len(self.variables):
                 raise ValueError(f"it holds {held} variables where the run has {len(self.variables)}")
+            values = [stored[f"v{i}"] for i in range(len(self.variables))]
             wall_time = float(stored["wall_time"])
-            random_state = {name: stored[name] for name in _global_random_state()}
+            random_state = {name: stored[name] for name in stored.files if name == _TORCH_RANDOM_STATE}
         for variable, value in zip(self.variables, values):
             if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(f"{variable.path} has shape {tuple(variable.shape)}, the checkpoint {value.shape}")
