@@ -47,3 +47,18 @@ def test_outside_a_checkout_there_is_no_commit(tmp_path, monkeypatch):
     found = provenance.provenance()
     assert found["commit"] is None and found["source_changes"] is None
     assert found["packages"] == provenance.package_versions()
+
+
+def test_the_processor_its_features_and_the_numeric_environment(tmp_path, monkeypatch):
+    """The kernels a run's arithmetic used depend on the processor's extensions and a few variables."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma "
+                       "avx512f avx512_vnni\n\nprocessor\t: 1\nmodel name\t: Some CPU 9000\nflags\t\t: amx_tile\n")
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    found = provenance.processor(str(cpuinfo))
+    assert found["model"] == "Some CPU 9000"
+    assert found["features"] == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni"]
+    assert found["environment"]["TF_ENABLE_ONEDNN_OPTS"] == "0" and "XLA_FLAGS" not in found["environment"]
+    assert provenance.processor(str(tmp_path / "absent"))["features"] == []
+    assert provenance.provenance()["processor"]["machine"] == found["machine"]
