@@ -18,7 +18,8 @@ setup(
     packages=find_packages(include=["dmelodies_tfds", "dmelodies_tfds.*", "benchmarks", "benchmarks.*"])
     + ["benchmarks.gin_configs", "benchmarks.gin_configs.metrics"],
     package_dir={"benchmarks.gin_configs": "gin_configs", "benchmarks.gin_configs.metrics": "gin_configs/metrics"},
-    package_data={"dmelodies_tfds.dmelodies": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv"],
+    package_data={"dmelodies_tfds.dmelodies": ["README.md", "CITATIONS.bib", "TAGS.txt", "checksums.tsv",
+                                               "croissant.json"],
                   "benchmarks.explorer": ["static/*"],
                   "benchmarks.gin_configs": ["*.gin"], "benchmarks.gin_configs.metrics": ["*.gin"]},
     include_package_data=True,
@@ -58,11 +59,13 @@ setup(
         # playwright drives Debian's chromium (.ci/run installs it) in the explorer's browser test.
         # ray: the sweep's Ray backend and its tests (tested with Ray 2.60 beside TensorFlow 2.21).
         # mkdocs, its Material theme and mkdocstrings build the site (tests/test_docs.py builds it strictly).
+        # mlcroissant validates the dataset's Croissant file (tests/dmelodies_tfds/test_croissant.py) and
+        # python -m dmelodies_tfds croissant writes it with mlcroissant's classes (1.1.1 changes no other package).
         # jax and torch: the cross-backend tests (CPU builds: torch 2.13.0 is PyTorch's CPU wheel where this
         # project's CI runs; elsewhere pip may fetch a larger CUDA build).
         "test": ["pytest", "dill", "nbclient", "nbformat", "ipykernel", "nbconvert", "grain>=0.2.18", "playwright",
                  "ray", "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
-                 "mkdocs-literate-nav>=0.6", "jax>=0.4.36", "torch==2.13.0"],
+                 "mkdocs-literate-nav>=0.6", "jax>=0.4.36", "torch==2.13.0", "mlcroissant>=1.1"],
         # The documentation site: mkdocs build --strict (or mkdocs serve), API reference from the docstrings.
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
                  "mkdocs-literate-nav>=0.6"],

@@ -4,7 +4,7 @@
 
 The commands, each ``python -m benchmarks.<name>``, parse their arguments and call the library:
 ``train``, ``stacked``, ``sweep`` (and ``train_one``, its ``--model_num``), ``evaluate``, ``null_floor``,
-``report``, ``explore`` and ``quickstart``; :mod:`benchmarks.cli` is what they share.
+``report``, ``zoo``, ``leaderboard``, ``explore`` and ``quickstart``; :mod:`benchmarks.cli` is what they share.
 
 The library, in the order of the pipeline (each imports only what is above it):
 
@@ -17,7 +17,8 @@ The library, in the order of the pipeline (each imports only what is above it):
 - :mod:`benchmarks.training`: one run, stacked runs, data, checkpoints and callbacks.
 - :mod:`benchmarks.runners`: a sweep's runs on this machine or on Ray.
 - :mod:`benchmarks.evaluation`: disentanglement_lib's metrics and the project's, on trained runs.
-- :mod:`benchmarks.reporting`: tables, the summary over seeds, the figures.
+- :mod:`benchmarks.reporting`: tables, the summary over seeds, the figures, the model zoo, the leaderboard and
+  the check of a submitted run.
 - :mod:`benchmarks.explorer`: the latent explorer's web page.
 - :mod:`benchmarks.pipeline`: the whole pipeline on a small default (the quickstart).
 """

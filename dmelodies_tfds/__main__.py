@@ -1,4 +1,4 @@
-"""The command line: ``python -m dmelodies_tfds <build|show|export|export-npz|verify-npz|demo>``.
+"""The command line: ``python -m dmelodies_tfds <build|show|export|export-npz|verify-npz|demo|croissant>``.
 
 Each subcommand is a thin layer over the package's API. Bad input (an unknown factor or value, an
 index out of range, an existing output path, a missing file, a damaged dataset) ends with one line
@@ -179,6 +179,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_croissant(args) -> int:
+    from dmelodies_tfds import croissant
+
+    print(f"wrote {croissant.write(args.out)}")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmelodies_tfds", description=plain_text(__doc__.splitlines()[0]))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -229,6 +236,10 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_argument("--data_dir", help="TFDS data folder (default: OUT/tensorflow_datasets)")
     sub.add_argument("--overwrite", action="store_true", help="replace an existing MIDI file")
     sub.set_defaults(func=cmd_demo)
+
+    sub = commands.add_parser("croissant", help="write the Croissant (JSON-LD) description of the dataset and its configs")
+    sub.add_argument("--out", default=None, help="where to write it (default: the dataset folder's croissant.json)")
+    sub.set_defaults(func=cmd_croissant)
     return parser
 
 

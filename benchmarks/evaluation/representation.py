@@ -37,7 +37,7 @@ def _load(model_dir: str, filename: str) -> keras.Model:
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is damaged: not a complete .keras (zip) archive; retrain the run or restore the file")
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)  # never deserialise code
     except Exception as error:  # noqa: BLE001 - a damaged archive fails in many ways (zip, h5, JSON, shapes)
         raise ValueError(f"{path} is damaged and cannot be loaded ({type(error).__name__}: "
                          f"{str(error).splitlines()[0] if str(error) else 'no details'}); retrain the run "

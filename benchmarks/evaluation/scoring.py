@@ -33,8 +33,8 @@ from benchmarks.gin_config import ConfigurationError, call_configured, parse_con
 from benchmarks.study.configs import METRICS_DIR
 from benchmarks.study.suites import STANDARD_SUITE, metric_file
 from benchmarks.evaluation.representation import greedy_decoder, load_decoder, load_encoder, representation_function
-from disentanglement_lib.evaluation.metrics import (beta_vae, dci, factor_vae, irs, mig, modularity_explicitness,
-                                                    sap_score, utils)
+from disentanglement_lib.evaluation.metrics import (beta_vae, dci, downstream_task, factor_vae, fairness, irs, mig,
+                                                    modularity_explicitness, sap_score, unsupervised_metrics, utils)
 
 # Names as in gin_configs/metrics/ and disentanglement_lib's study configs; each function takes
 # (ground_truth_data, representation_function, random_state) and returns a dict of scores. Those that
@@ -47,6 +47,9 @@ METRICS: dict[str, Callable] = {
     "beta_vae_sklearn": beta_vae.compute_beta_vae_sklearn,
     "factor_vae_metric": factor_vae.compute_factor_vae,
     "irs": irs.compute_irs,
+    "downstream_task": downstream_task.compute_downstream_task,
+    "fairness": fairness.compute_fairness,
+    "unsupervised": unsupervised_metrics.unsupervised_metrics,
     "dcimig": dcimig.compute_dcimig,  # benchmarks.evaluation.metrics: newer than disentanglement_lib
     "jemmig": jemmig.compute_jemmig,
     "infomec": infomec.compute_infomec,
@@ -170,11 +173,14 @@ _SIZE_BINDING = re.compile(r"^([\w./]+)\.(num_\w+|batch_size) = (.+)$", re.MULTI
 
 
 def _check_sizes(config: str) -> None:
-    """Refuses a metric size bound to anything but a positive integer (``mig.num_train = 0`` fails deep
-    inside disentanglement_lib with an IndexError)."""
+    """Refuses a metric size bound to anything but a positive integer, or a list of them where the metric
+    takes several (``downstream_task.num_train``): ``mig.num_train = 0`` fails deep inside
+    disentanglement_lib with an IndexError."""
     for configurable, parameter, value in _SIZE_BINDING.findall(config):
-        if not re.fullmatch(r"[1-9]\d*", value.strip()):
-            raise ConfigurationError(f"{configurable}.{parameter} = {value.strip()}: it must be a positive integer")
+        sizes = value.strip()[1:-1].split(",") if re.fullmatch(r"[\[(].*[\])]", value.strip()) else [value]
+        if not all(re.fullmatch(r"[1-9]\d*", size.strip()) for size in sizes):
+            raise ConfigurationError(f"{configurable}.{parameter} = {value.strip()}: it must be a positive integer"
+                                     + (" or a list of them" if len(sizes) > 1 else ""))
 
 
 def _evaluate_as_configured(encoder, decoder) -> dict:
@@ -269,6 +275,13 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
     ``evaluation.split_config``, overridable by ``gin_bindings``), so the paper protocol and
     ``generalisation`` score the test melodies of the split the run trained on.
     """
+    result, operative_config = score_run(model_dir, gin_files, gin_bindings)
+    return result, run_dir.write_metrics(model_dir, result, operative_config)
+
+
+def score_run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:
+    """:func:`run` without writing anything: the results and the operative configuration (a submission is
+    re-scored this way, :mod:`benchmarks.reporting.submission`)."""
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir} does not exist")
     try:
@@ -284,7 +297,7 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
         except ValueError:
             raise ConfigurationError("the gin files bind no evaluation.metrics") from None
         result = _evaluate_as_configured(load_encoder(model_dir), load_decoder(model_dir) if wants_decoder else None)
-        path = run_dir.write_metrics(model_dir, result, gin.operative_config_str())
+        operative_config = gin.operative_config_str()
     finally:
         gin.clear_config()
-    return result, path
+    return result, operative_config

@@ -180,6 +180,18 @@ def make_config(base: str, split_seed: int = 0) -> DMelodiesConfig:
                            split_config=split_config)
 
 
+def config_split_indices(config: DMelodiesConfig, split: str, max_examples: int | None = None) -> np.ndarray:
+    """The example indices ``config``'s ``split`` holds, in the order they are written (protocol §4)."""
+    indices = splits.split_indices(split, seed=config.split_seed, config=config.split_config)
+    limits = [n for n in ((config.examples_per_split or {}).get(split), max_examples) if n]
+    return indices[: min(limits)] if limits else indices
+
+
+def split_sizes(config: DMelodiesConfig) -> dict[str, int]:
+    """How many examples each split of ``config`` holds, known before anything is built."""
+    return {split: len(config_split_indices(config, split)) for split in splits.SPLITS}
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
     """dMelodies, generated exactly; one `ClassLabel` per factor, the tokens and the global index.
 
@@ -289,10 +301,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return info
 
     def _split_indices(self, split: str, max_examples: int | None = None) -> np.ndarray:
-        config = self.builder_config
-        indices = splits.split_indices(split, seed=config.split_seed, config=config.split_config)
-        limits = [n for n in ((config.examples_per_split or {}).get(split), max_examples) if n]
-        return indices[: min(limits)] if limits else indices
+        return config_split_indices(self.builder_config, split, max_examples)
 
     def _split_generators(self, dl_manager):
         del dl_manager  # Nothing to download: every example is generated from its labels.

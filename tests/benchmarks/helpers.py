@@ -41,6 +41,23 @@ def tiny_bindings(data_dir, **overrides) -> list:
     return [f"{key} = {value}" for key, value in values.items() if value is not None]
 
 
+def tiny_run(root, data_dir, name: str, bindings: Iterable[str], seed: int,
+             metrics: Mapping[str, Iterable[str]] = {"mig": ["mig.num_train = 300"]}) -> str:
+    """A real run of a few steps at grid point ``name`` (the sweep's layout, e.g. ``cnn_beta_vae/beta=4/seed=0``)
+    under ``root``, scored with each metric config of ``metrics`` and its small-size bindings; its folder."""
+    from benchmarks.evaluation import scoring
+    from benchmarks.training import run as train
+
+    model_dir = os.path.join(root, *name.split("/"))
+    train.run([gin_file(name.split("/")[0])], [
+        *tiny_bindings(data_dir, **{"train.epochs": 1, "train.batch_size": 64, "train.verbose": None,
+                                    "train.validation_steps": 2, "train.seed": seed}),
+        *bindings], model_dir)
+    for metric, sizes in metrics.items():
+        scoring.run(model_dir, [scoring.config_file(metric)], list(sizes))
+    return model_dir
+
+
 def gin_flags(bindings: Iterable[str]) -> list:
     """``--gin_bindings=...`` flags of ``bindings``."""
     return [f"--gin_bindings={binding}" for binding in bindings]

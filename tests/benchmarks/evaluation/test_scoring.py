@@ -25,6 +25,10 @@ SMALL = {
     "factor_vae_metric": ["factor_vae_score.num_train = 60", "factor_vae_score.num_eval = 40",
                           "factor_vae_score.batch_size = 8", "factor_vae_score.num_variance_estimate = 500"],
     "irs": ["irs.num_train = 300"],
+    "downstream_task": ["downstream_task.num_train = [20, 40]", "downstream_task.num_test = 40",
+                        "predictor.predictor_fn = @gradient_boosting_classifier"],
+    "fairness": ["fairness.num_train = 60", "fairness.num_test_points_per_class = 1"],
+    "unsupervised": ["unsupervised_metrics.num_train = 300"],
     "controllability": ["controllability.num_examples = 20", "controllability.num_steps = 3"],
     "generalisation": ["generalisation.num_train = 300", "generalisation.num_test = 200"],
     "dcimig": ["dcimig.num_train = 300"],
@@ -72,6 +76,24 @@ def test_factorwise_mig_names_the_factor_whose_code_is_duplicated():
     assert factorwise["octave"] < 0.05
     assert min(v for k, v in factorwise.items() if k != "octave") > 0.75
     assert np.isclose(np.mean(list(factorwise.values())), result["scores"]["mig"]["discrete_mig"])
+
+
+def test_disentanglement_libs_downstream_and_fairness_scores_tell_the_factors_from_noise():
+    """Its own code, unchanged: predicted from the factors themselves, every factor is predicted better and
+    no prediction moves with another factor; from noise, the predictions are near chance and unfair."""
+    bindings = ["downstream_task.num_train = [300]", "downstream_task.num_test = 200",
+                "predictor.predictor_fn = @gradient_boosting_classifier",
+                "fairness.num_train = 300", "fairness.num_test_points_per_class = 2"]
+    rng = np.random.default_rng(0)
+    found = {}
+    for name, function in (("oracle", oracle()), ("noise", lambda tokens: rng.standard_normal((len(tokens), 9)))):
+        found[name] = {metric: E.score(function, metrics=[metric], gin_bindings=bindings)[metric]["scores"][metric]
+                       for metric in ("downstream_task", "fairness")}
+    oracle_accuracy = found["oracle"]["downstream_task"]["300:mean_test_accuracy"]
+    noise_accuracy = found["noise"]["downstream_task"]["300:mean_test_accuracy"]
+    assert oracle_accuracy > 0.7 and noise_accuracy < 0.4
+    unfairness = {name: found[name]["fairness"]["mean_fairness:mean_pred:mean_sens"] for name in found}
+    assert unfairness["oracle"] < 0.1 < 0.2 < unfairness["noise"]
 
 
 def test_every_metric_config_has_small_test_sizes():

@@ -7,28 +7,15 @@ import pytest
 
 import dmelodies_tfds as d
 from benchmarks import report as report_command
-from benchmarks.evaluation import scoring as evaluate
 from benchmarks.reporting import report
-from benchmarks.training import run as train
-from helpers import gin_file, tiny_bindings
-
-
-def _tiny_run(root, data_dir, name, bindings, seed):
-    """A real run of a few steps at grid point ``name`` (the sweep's layout), scored with MIG."""
-    model_dir = os.path.join(root, *name.split("/"))
-    train.run([gin_file(name.split("/")[0])], [
-        *tiny_bindings(data_dir, **{"train.epochs": 1, "train.batch_size": 64, "train.verbose": None,
-                                    "train.validation_steps": 2, "train.seed": seed}),
-        *bindings], model_dir)
-    evaluate.run(model_dir, [evaluate.config_file("mig")], ["mig.num_train = 300"])
-    return model_dir
+from helpers import tiny_run
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     root, data_dir = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("tfds")
-    _tiny_run(root, data_dir, "cnn_beta_vae/beta=4/seed=0", ["BetaVAE.beta = 4.0"], seed=0)
-    _tiny_run(root, data_dir, "cnn_factor_vae/gamma=10/seed=1", ["FactorVAE.gamma = 10.0"], seed=1)
+    tiny_run(root, data_dir, "cnn_beta_vae/beta=4/seed=0", ["BetaVAE.beta = 4.0"], seed=0)
+    tiny_run(root, data_dir, "cnn_factor_vae/gamma=10/seed=1", ["FactorVAE.gamma = 10.0"], seed=1)
     return root
 
 
