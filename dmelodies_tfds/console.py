@@ -34,10 +34,13 @@ def is_terminal(stream) -> bool:
 
 def progress_bars_in_terminal_only() -> None:
     """TFDS's build progress bar (tqdm, on stderr) only when stderr is a terminal: written to a file, its
-    redraws run together into one long line."""
+    redraws run together into one long line. Without TFDS (training from the numpy core on JAX or
+    PyTorch, docs/training.md) there is no such bar."""
     if not is_terminal(sys.stderr):
-        import tensorflow_datasets as tfds  # imports no TensorFlow
-
+        try:
+            import tensorflow_datasets as tfds  # imports no TensorFlow
+        except ImportError:
+            return
         tfds.disable_progress_bar()
 
 
