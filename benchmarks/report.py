@@ -1,7 +1,7 @@
 r"""One table, a summary over seeds and the paper's figures from every run under a folder.
 
     python -m benchmarks.report --root=runs [--out=runs/report] [--preset=compressed] \
-        [--null_floor=results/null_floor/null_floor.json]
+        [--null_floor=results/null_floor/null_floor.json] [--sensitivity=results/metric_sensitivity/sensitivity.json]
 
 What it writes (results.csv/.md, summary.md/.csv, missing.txt, the figures): benchmarks.reporting.report.
 """
@@ -26,12 +26,15 @@ def main(argv=None) -> int:
                              "method families present)")
     parser.add_argument("--null_floor", help="a null_floor.json (python -m benchmarks.null_floor) to print beside "
                                              "the scores in summary.md")
+    parser.add_argument("--sensitivity", help="a sensitivity.json (python -m benchmarks.metric_sensitivity): "
+                                              "summary.md states each score's resolvable difference and marks "
+                                              "the point comparisons below it")
     args = parser.parse_args(argv)
     from benchmarks.reporting.report import build_report
     from dmelodies_tfds.text import one_line
 
     try:
-        report = build_report(args.root, args.out, args.preset, args.null_floor)
+        report = build_report(args.root, args.out, args.preset, args.null_floor, args.sensitivity)
     except (OSError, ValueError) as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2

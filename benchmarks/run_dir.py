@@ -41,6 +41,15 @@ def results_path(model_dir: str) -> str:
     return os.path.join(model_dir, RESULTS_FILE)
 
 
+_SEED_FOLDER = re.compile(r"(^|[/\\])seed=\d+$")
+
+
+def point_of(run: str) -> str:
+    """A run's point, the runs that differ only in their seed: its folder without the trailing
+    ``seed=<s>`` (``s=0.1/cnn_beta_vae/beta=4``)."""
+    return _SEED_FOLDER.sub("", run.replace("\\", "/"))
+
+
 def metric_path(model_dir: str, name: str) -> str:
     """``metrics/<name>.json``: the results of the metric config ``name``."""
     return os.path.join(model_dir, METRICS, f"{name}.json")

@@ -76,14 +76,20 @@ def null_floor(seeds: Sequence[int] = (0, 1, 2), metrics: Sequence[str] = STANDA
     return {"scores": scores, "seeds": list(seeds), "metrics": list(metrics), "provenance": recorded}
 
 
-def read_null_floor(path: str) -> dict[str, dict[str, list[float]]]:
-    """The ``scores`` of a ``null_floor.json``; ``ValueError`` naming what is wrong with the file."""
+def read_field(path: str, field: str, what: str):
+    """``field`` of the JSON object in ``path`` (None where the file holds no object or no such field);
+    ``ValueError`` naming the file, ``what`` it should be, when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as file:
             found = json.load(file)
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"cannot read the null floor {path}: {error}") from None
-    scores = found.get("scores") if isinstance(found, dict) else None
+        raise ValueError(f"cannot read the {what} {path}: {error}") from None
+    return found.get(field) if isinstance(found, dict) else None
+
+
+def read_null_floor(path: str) -> dict[str, dict[str, list[float]]]:
+    """The ``scores`` of a ``null_floor.json``; ``ValueError`` naming what is wrong with the file."""
+    scores = read_field(path, "scores", "null floor")
     if not isinstance(scores, dict) or not all(
             isinstance(by_score, dict) and all(isinstance(values, list) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)

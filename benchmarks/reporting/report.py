@@ -24,7 +24,9 @@
   controllability (exact and robust read-back) and how much validation accuracy rose in the last epoch;
   per method, architecture and budget (epochs), the median over its runs with a bootstrap 95 % interval;
   and with ``--null_floor``, each metric's value for representations that learned nothing
-  (:mod:`benchmarks.evaluation.null_floor`), to read every score against;
+  (:mod:`benchmarks.evaluation.null_floor`), to read every score against; with ``--sensitivity``, each
+  metric's resolvable difference (:mod:`benchmarks.evaluation.sensitivity`) and a mark on every point
+  median within it of the next point's in the same grid;
 - ``learning_curves_accuracy.png`` and ``learning_curves_kl.png``: validation reconstruction accuracy and
   KL per epoch of every run (from its TensorBoard logs), one panel per method, architecture and budget,
   one colour per hyperparameter value: whether the budget let a run reach a plateau.
@@ -470,8 +472,32 @@ def summary_rows(records: Sequence[dict], null_floor: dict | None = None) -> lis
     return rows
 
 
-def summary_markdown(rows: Sequence[dict]) -> str:
-    """The summary's three tables as Markdown: a cell is ``median [low, high]``."""
+# Marks a point's median within the score's resolvable difference of the next point's (summary.md).
+UNRESOLVED_MARK = "≈"
+
+
+def unresolved_points(records: Sequence[dict], rows: Sequence[dict], resolvable: dict[str, float]) -> set:
+    """(point, score) for each point median that lies within the score's resolvable difference of the median
+    of the next point in its grid: the same method, architecture, budget and dataset config, the next
+    hyperparameter value. ``resolvable`` is keyed by the standard protocol's score (``mig/discrete_mig``)."""
+    medians = {(row["group"], row["score"]): row["median"] for row in rows if row["level"] == "point"}
+    marked = set()
+    for members in group_records(records).values():
+        points = sorted({(r["dataset_config"] or "", r["value"], r["point"]) for r in members})
+        for (config, _, point), (next_config, _, following) in zip(points, points[1:]):
+            for metric, keys in HEADLINE_METRICS.items():
+                threshold, here, there = (resolvable.get(keys[0]), medians.get((point, metric)),
+                                          medians.get((following, metric)))
+                if config == next_config and None not in (threshold, here, there) and abs(here - there) < threshold:
+                    marked.add((point, metric))
+    return marked
+
+
+def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None = None,
+                     unresolved: set = frozenset()) -> str:
+    """The summary's three tables as Markdown: a cell is ``median [low, high]``; with ``resolvable`` (score key
+    -> the smallest difference it resolves), a table of them and :data:`UNRESOLVED_MARK` on the cells of
+    ``unresolved`` (:func:`unresolved_points`)."""
     titles = {"point": "Per point: median [min, max] over seeds",
               "method": "Per method, architecture and budget: median over runs [bootstrap 95 % interval]",
               "null floor": "Null floor: representations that learned nothing, median [min, max] over seeds "
@@ -484,8 +510,9 @@ def summary_markdown(rows: Sequence[dict]) -> str:
             continue
         cells: dict[str, dict] = {}
         for row in mine:
+            mark = f" {UNRESOLVED_MARK}" if level == "point" and (row["group"], row["score"]) in unresolved else ""
             cells.setdefault(row["group"], {"n": 0})[row["score"]] = stats.Summary(
-                row["n"], row["median"], row["low"], row["high"]).format()
+                row["n"], row["median"], row["low"], row["high"]).format() + mark
             cells[row["group"]]["n"] = max(cells[row["group"]]["n"], row["n"])
         heading = "seeds" if level != "method" else "runs"
         lines = [f"## {title}", "", "| " + " | ".join([level, heading, *scores]) + " |", "|---" * (len(scores) + 2) + "|"]
@@ -495,7 +522,23 @@ def summary_markdown(rows: Sequence[dict]) -> str:
     notes = ("A difference between two methods is called only where their intervals do not overlap "
              "(benchmarks/reporting/seed_statistics.py). `last-epoch gain`: how much validation reconstruction accuracy "
              "rose in the last epoch; well above 0, the run had not reached a plateau.")
+    if resolvable is not None:
+        parts.append(_resolvable_markdown(resolvable))
     return "# Summary over seeds\n\n" + notes + "\n\n" + "\n\n".join(parts) + "\n"
+
+
+def _resolvable_markdown(resolvable: dict[str, float]) -> str:
+    """The resolvable differences of the summary's scores, and what the mark means."""
+    lines = ["## Resolvable differences (python -m benchmarks.metric_sensitivity)", "",
+             f"{UNRESOLVED_MARK} on a point's median: it lies within the score's resolvable difference of the median "
+             "of the next hyperparameter value in the same method's grid (same architecture and budget), so the "
+             "two points are not told apart. The resolvable difference is the larger of the scoring noise (the "
+             "median range over scoring seeds at the standard protocol) and the training-seed spread (the median "
+             "range of a point over its seeds): benchmarks/evaluation/sensitivity.py.", "",
+             "| score | resolvable difference |", "|---|---|"]
+    lines += [f"| {metric} | {resolvable[keys[0]]:.4f} |" for metric, keys in HEADLINE_METRICS.items()
+              if keys[0] in resolvable]
+    return "\n".join(lines)
 
 
 def draw_figures(records: Sequence[dict], out: str) -> list[str]:
@@ -514,15 +557,19 @@ def _write_bytes(path: str, data: bytes) -> None:
             file.write(data)
 
 
-def build_report(root: str, out: str | None = None, preset: str | None = None, null_floor: str | None = None) -> dict:
+def build_report(root: str, out: str | None = None, preset: str | None = None, null_floor: str | None = None,
+                 sensitivity: str | None = None) -> dict:
     """Writes the table, the list of missing runs and problems, and the figures; returns what was written.
+    ``null_floor`` and ``sensitivity`` name a ``null_floor.json`` and a ``sensitivity.json`` for summary.md.
 
     Everything is computed first and then written file by file, each atomically, so an error leaves the
     previous report untouched; figures of an earlier report that the data no longer supports are removed.
     """
     from benchmarks.evaluation.null_floor import read_null_floor
+    from benchmarks.evaluation.sensitivity import read_resolvable
 
     floor = read_null_floor(null_floor) if null_floor else None
+    resolvable = read_resolvable(sensitivity) if sensitivity else None
     records, problems = collect(root)
     if not records:
         if problems:
@@ -536,7 +583,7 @@ def build_report(root: str, out: str | None = None, preset: str | None = None, n
         "results.csv": to_csv(header, rows),
         "results.md": to_markdown(header, rows),
         "missing.txt": "".join(f"{line}\n" for line in missing + problems),
-        "summary.md": summary_markdown(summary),
+        "summary.md": summary_markdown(summary, resolvable, unresolved_points(records, summary, resolvable or {})),
         "summary.csv": to_csv(list(summary[0]) if summary else [], [list(row.values()) for row in summary]),
     }
     figures = render_figures(records)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from benchmarks.run_dir import point_of  # noqa: F401  (a run's point, named here for the report)
+
 BOOTSTRAP_RESAMPLES = 10_000
-_SEED_FOLDER = re.compile(r"(^|[/\\])seed=\d+$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,3 @@ def bootstrap_median(values: Sequence[float], level: float = 0.95, resamples: in
     low, high = np.percentile(medians, [tail, 100 - tail])
     return Summary(len(values), float(np.median(values)), float(low), float(high))
 
-
-def point_of(run: str) -> str:
-    """A run's point: its folder without the trailing ``seed=<s>`` (``s=0.1/cnn_beta_vae/beta=4``)."""
-    return _SEED_FOLDER.sub("", run.replace("\\", "/"))

@@ -173,8 +173,13 @@ def reference_preset(gin_dir: str = GIN_DIR, seeds: Sequence[int] = SEEDS) -> Pr
 
 def matches(run: Run, patterns: Sequence[str]) -> bool:
     """True when ``run.name`` matches any pattern: a shell glob, or a plain substring."""
+    return name_matches(run.name, patterns)
+
+
+def name_matches(name: str, patterns: Sequence[str]) -> bool:
+    """True when ``name`` matches any pattern (a shell glob, or a plain substring), or there is none."""
     return not patterns or any(
-        fnmatch.fnmatch(run.name, p) if any(c in p for c in "*?[") else p in run.name for p in patterns
+        fnmatch.fnmatch(name, p) if any(c in p for c in "*?[") else p in name for p in patterns
     )
 
 

@@ -9,8 +9,8 @@ import helpers
 
 PACKAGE = pathlib.Path(helpers.REPO) / "benchmarks"
 # The command modules (python -m benchmarks.<name>): on top, each only parses arguments.
-COMMANDS = {"train", "stacked", "sweep", "train_one", "evaluate", "null_floor", "report", "explore", "quickstart",
-            "zoo", "leaderboard"}
+COMMANDS = {"train", "stacked", "sweep", "train_one", "evaluate", "null_floor", "metric_sensitivity", "report",
+            "explore", "quickstart", "zoo", "leaderboard"}
 # The library's layers, from the bottom: a module may import its own layer and those before it.
 LAYERS = [
     {"gin_config", "provenance", "cli", "run_dir"},

@@ -218,3 +218,27 @@ def test_summary_gives_seed_ranges_bootstrap_intervals_null_floors_and_keeps_bud
     assert (out / "learning_curves_accuracy.png").exists() and (out / "learning_curves_kl.png").exists()
     floor.write_text("{}")
     assert report_command.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 2
+
+
+def test_summary_states_resolvable_differences_and_marks_the_point_comparisons_below_them(tmp_path):
+    root, out = tmp_path / "runs", tmp_path / "report"
+    migs = {0.2: (0.010, 0.011, 0.012), 1: (0.013, 0.014, 0.015), 4: (0.05, 0.10, 0.12)}
+    for beta, values in migs.items():
+        for seed, mig in enumerate(values):
+            _write_run(root, f"s=0.1/cnn_beta_vae/beta={beta}/seed={seed}", mig=mig,
+                       results=dict(_good_results(), hyperparameter_value=float(beta), seed=seed, epochs=10))
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
+    plain = (out / "summary.md").read_text()
+    assert report.UNRESOLVED_MARK not in plain and "Resolvable" not in plain  # unchanged without the option
+    sensitivity = tmp_path / "sensitivity.json"
+    sensitivity.write_text(json.dumps({"resolvable": {"mig/discrete_mig": 0.005, "sap_score/SAP_score": None}}))
+    assert report_command.main([f"--root={root}", f"--out={out}", f"--sensitivity={sensitivity}"]) == 0
+    text = (out / "summary.md").read_text()
+    # β = 0.2 and β = 1 differ by 0.003 < 0.005: marked; β = 1 and β = 4 by 0.086: not; β = 4 has no next point
+    assert "| s=0.1/cnn_beta_vae/beta=0.2 | 3 | 0.900 [0.900, 0.900] | 0.011 [0.010, 0.012] ≈ |" in text
+    assert "| s=0.1/cnn_beta_vae/beta=1 | 3 | 0.900 [0.900, 0.900] | 0.014 [0.013, 0.015] |" in text
+    assert "| s=0.1/cnn_beta_vae/beta=4 | 3 | 0.900 [0.900, 0.900] | 0.100 [0.050, 0.120] |" in text
+    assert "| MIG | 0.0050 |" in text and "| SAP | 0." not in text  # SAP has no resolvable difference here
+    assert text.replace(" ≈", "").startswith(plain.split("\n## Resolvable")[0].rstrip("\n"))
+    sensitivity.write_text("[]")
+    assert report_command.main([f"--root={root}", f"--out={out}", f"--sensitivity={sensitivity}"]) == 2
