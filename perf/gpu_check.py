@@ -38,10 +38,10 @@ import tarfile
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPOSITORY)
 from dmelodies_tfds.atomic import atomic_path, write_text  # noqa: E402
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID_FILTER = "cnn_beta_vae"
 TIMINGS_SHARE = 0.35  # of the budget: the grid's training gets the rest
 CHECKPOINT = re.compile(r"ckpt-(\d+)\.")
@@ -152,13 +152,9 @@ def newest_checkpoint_only(member: tarfile.TarInfo, newest: dict[str, int]) -> b
 def pack(root: str, out: str) -> list[str]:
     """One ``runs-<point>.tar.gz`` per grid point, each run with its newest checkpoint only."""
     written = []
+    newest = {os.path.join(run, "checkpoints"): state["newest_checkpoint_step"]
+              for run, state in grid_state(root).items()}
     for point in sorted(glob.glob(os.path.join(root, "*", "*"))):
-        newest: dict[str, int] = {}
-        for path in glob.glob(os.path.join(point, "*", "checkpoints", "ckpt-*")):
-            match = CHECKPOINT.search(os.path.basename(path))
-            if match:
-                folder = os.path.relpath(os.path.dirname(path), root)
-                newest[folder] = max(newest.get(folder, -1), int(match.group(1)))
         name = "runs-" + re.sub(r"[^A-Za-z0-9._-]", "_", os.path.relpath(point, root)) + ".tar.gz"
         target = os.path.join(out, name)
         with atomic_path(target) as temporary, tarfile.open(temporary, "w:gz") as archive:
