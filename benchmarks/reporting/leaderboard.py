@@ -26,9 +26,10 @@ from dmelodies_tfds.atomic import write_text
 MARKDOWN_FILE, CSV_FILE = "LEADERBOARD.md", "leaderboard.csv"
 RANKED_BY = "mig/discrete_mig"
 PRIMARY_STUDY = "reference"  # the project's reference numbers (results/README.md): listed first
-# Scores that are not scores: controllability's ``dimension_<factor>`` names the latent dimension that moves a
-# factor most, an index whose median means nothing.
-NOT_SCORES = ("controllability/dimension_",)
+# Scores that are not scores: controllability's ``dimension_<factor>`` (and ``robust_`` one) names the latent
+# dimension that moves a factor most, interpretability's ``dimension_<k>`` the one it regresses the factor on:
+# indices whose median means nothing.
+NOT_SCORES = ("controllability/dimension_", "controllability/robust_dimension_", "interpretability/dimension_")
 POINT_KEYS = ("study", "budget", "dataset_config", "architecture", "method", "hyperparameter", "value")
 
 

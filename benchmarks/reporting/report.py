@@ -21,7 +21,8 @@
   melodies (:mod:`benchmarks.evaluation.generalisation`), one colour per method and dataset config.
 - ``summary.md`` and ``summary.csv``: statistics over seeds (:mod:`benchmarks.reporting.seed_statistics`): per
   point, the median and range over its seeds of reconstruction accuracy, MIG, Modularity, SAP,
-  controllability (exact and robust read-back) and how much validation accuracy rose in the last epoch;
+  controllability (exact and robust read-back), latent holes, interpretability and how much validation
+  accuracy rose in the last epoch;
   per method, architecture and budget (epochs), the median over its runs with a bootstrap 95 % interval;
   and with ``--null_floor``, each metric's value for representations that learned nothing
   (:mod:`benchmarks.evaluation.null_floor`), to read every score against; with ``--sensitivity``, each
@@ -74,6 +75,8 @@ SUMMARY_SCORES = {
     "SAP": lambda r: headline(r, "SAP"),
     "controllability": lambda r: r["scores"].get("controllability/controllability"),
     "robust controllability": lambda r: r["scores"].get("controllability/robust_controllability"),
+    "latent holes": lambda r: r["scores"].get("controllability/latent_hole"),
+    "interpretability": lambda r: r["scores"].get("interpretability/interpretability"),
     "last-epoch gain": lambda r: last_epoch_gain(r),
 }
 VALIDATION_LOGS = os.path.join(LOGS, "validation")

@@ -43,6 +43,8 @@ HEADLINE_SCORES = {
     "sap_score/SAP_score": "SAP",
     "controllability/controllability": "controllability",
     "controllability/robust_controllability": "robust controllability",
+    "controllability/latent_hole": "latent holes",
+    "interpretability/interpretability": "interpretability",
     "generalisation/reconstruction_accuracy": "held-out accuracy",
     "generalisation/mean_r2": "held-out R²",
 }

@@ -104,3 +104,38 @@ def test_robust_read_back_finds_pitch_control_that_one_wrong_note_hides():
     assert spoiled["robust_controllability"] == pytest.approx(clean["controllability"])
     assert spoiled["controllability"] < clean["controllability"] - 0.2
     assert spoiled["robust_pitch_decided"] == 1.0
+
+
+def test_latent_holes_are_counted_and_placed_by_their_distance_from_the_data():
+    """A one-dimensional code (the tonic) whose decoder is valid only within 0.1 of a whole number: the
+    traversals between whole numbers are holes, and they are exactly the ones farther from the data."""
+    num_examples, num_steps, seed = 200, 50, 0
+    codes = DMelodiesData().sample_factors(num_examples, np.random.RandomState(seed))[:, :1].astype(np.float64)
+    assert set(codes[:, 0]) == set(range(12))  # every tonic is in the data: whole numbers are at distance 0
+
+    def decode(z):
+        labels = np.zeros((len(z), d.NUM_FACTORS), np.int64)
+        labels[:, 0] = np.clip(np.rint(z[:, 0]), 0, 11)
+        tokens = d.generate_tokens(d.factors_to_index(labels))
+        tokens[np.abs(z[:, 0] - np.rint(z[:, 0])) > 0.1] = 0  # only rests: no factor is determined
+        return tokens
+
+    edge = 0.1 / codes.std()
+    scores = run(lambda tokens: labels_as_code(tokens)[:, :1], decode, seed, num_steps=num_steps,
+                 distance_edges=(0.0, edge + 1e-12))
+    values = np.linspace(np.quantile(codes, 0.05), np.quantile(codes, 0.95), num_steps)
+    holes = np.abs(values - np.rint(values)) > 0.1
+    assert 0 < holes.sum() < num_steps
+    assert scores["latent_hole"] == pytest.approx(holes.mean())
+    assert scores["decoded_validity"] == pytest.approx(1 - holes.mean())
+    assert scores["traversals_by_distance"] == [num_examples * (~holes).sum(), num_examples * holes.sum()]
+    assert scores["validity_by_distance"] == [1.0, 0.0]
+
+
+def test_a_decoder_without_holes_is_valid_at_every_distance():
+    scores = run(labels_as_code, decode_labels, distance_edges=(0.0, 0.5, 1.0))
+    assert scores["latent_hole"] == 0.0
+    assert sum(scores["traversals_by_distance"]) == 9 * 200 * 6
+    assert all(v == 1.0 for n, v in zip(scores["traversals_by_distance"], scores["validity_by_distance"]) if n)
+    with pytest.raises(ValueError, match="distance_edges"):
+        run(labels_as_code, decode_labels, distance_edges=(0.5, 1.0))

@@ -63,3 +63,26 @@ def test_evaluate_scores_both_with_their_configs():
     assert results["dcimig"]["scores"]["dcimig"]["dcimig"] > 0.75
     assert results["jemmig"]["scores"]["jemmig"]["jemmig"] > 0.9
     assert set(results["jemmig"]["scores"]["jemmig"]) == {"jemmig", *(f"jemmig_{k}" for k in range(9))}
+
+
+def test_interpretability_finds_each_factors_dimension_and_falls_to_zero_on_noise():
+    """Labels as the code (shuffled into other dimensions): every factor is found in its own dimension with
+    R² 1; noise codes explain nothing; a code that mixes two factors in one dimension loses R² on both."""
+    from benchmarks.evaluation.metrics.interpretability import interpretability
+
+    rng = np.random.default_rng(0)
+    labels = np.stack([rng.integers(0, size, 2000) for size in (12, 3, 2, 5)], axis=1)
+    order = np.array([2, 0, 3, 1])  # factor k in dimension order[k]
+    codes = np.zeros((2000, 4))
+    codes[:, order] = labels
+    scores = interpretability(codes, labels, seed=0)
+    assert scores["interpretability"] == pytest.approx(1.0)
+    assert [scores[f"dimension_{k}"] for k in range(4)] == order.tolist()
+    assert interpretability(rng.standard_normal((2000, 4)), labels, seed=0)["interpretability"] < 0.01
+    mixed = codes.copy()
+    mixed[:, order[1]] = labels[:, 1] + 3 * labels[:, 3]  # factors 1 and 3 share a dimension
+    mixed[:, order[3]] = 0.0
+    scored = interpretability(mixed, labels, seed=0)
+    assert scored["interpretability_0"] == pytest.approx(1.0) and scored["interpretability_2"] == pytest.approx(1.0)
+    assert scored["interpretability_1"] < 0.2 and scored["interpretability_3"] < 0.99
+    assert interpretability(codes, labels, seed=0) == scores  # deterministic for a seed

@@ -32,6 +32,7 @@ SMALL = {
     "controllability": ["controllability.num_examples = 20", "controllability.num_steps = 3"],
     "generalisation": ["generalisation.num_train = 300", "generalisation.num_test = 200"],
     "dcimig": ["dcimig.num_train = 300"],
+    "interpretability": ["interpretability.num_train = 300"],
     "jemmig": ["jemmig.num_train = 300"],
     "infomec": ["infomec.num_train = 300"],
     "dci_es": ["dci_es.num_train = 200", "dci_es.num_test = 100", "dci_es.max_depths = (1, 4)", "dci_es.num_trees = 3"],
