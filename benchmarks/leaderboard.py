@@ -1,6 +1,7 @@
 r"""The leaderboard of the model zoo, and the check of a submitted run.
 
     python -m benchmarks.leaderboard [--root=results]       # results/LEADERBOARD.md and leaderboard.csv
+    python -m benchmarks.leaderboard check                   # exit 1 if those files are not what the zoo builds
     python -m benchmarks.leaderboard verify RUN_DIR          # re-score what a run folder claims
 
 ``verify`` refuses a malformed or hostile folder with one line (exit 2), re-scores every number its
@@ -25,6 +26,8 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command")
     build = commands.add_parser("build", help="write ROOT/LEADERBOARD.md and ROOT/leaderboard.csv (the default)")
     build.add_argument("--root", default=argparse.SUPPRESS, help="the checkout's results/ folder, with zoo.json")
+    check = commands.add_parser("check", help="exit 1 if ROOT's leaderboard files are not what its zoo builds")
+    check.add_argument("--root", default=argparse.SUPPRESS, help="the checkout's results/ folder, with zoo.json")
     verify = commands.add_parser("verify", help="check a submitted run folder and re-score its claims")
     verify.add_argument("run_dir", help="the run folder (results.json, encoder.keras, metrics/...)")
     verify.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
@@ -34,9 +37,15 @@ def main(argv=None) -> int:
     if args.command == "verify":
         return _verify(args.run_dir, args.tolerance)
     from benchmarks.reporting.leaderboard import build as build_leaderboard
+    from benchmarks.reporting.leaderboard import stale_files
     from benchmarks.reporting.zoo import ZooError
 
     try:
+        if args.command == "check":
+            stale = stale_files(args.root)
+            for name in stale:
+                print(f"{args.root}/{name} is stale: run python -m benchmarks.leaderboard")
+            return 1 if stale else 0
         board = build_leaderboard(args.root)
     except ZooError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -72,10 +72,8 @@ TESTED = (EXPLICITNESS, SAP)  # the scores that fit on some melodies and test on
 BINS, SIZES, SEEDS = (10, 20, 50), (1_000, 10_000, 50_000), (0, 1, 2)
 STANDARD_BINS, STANDARD_SIZE, STANDARD_SEED = 20, 10_000, 0
 # Explicitness fits a logistic regression per factor on all codes, SAP a LinearSVC per code dimension and
-# factor: at 50,000 melodies (25,000 to test) they took 21 s and 82 s a seed on an Annealed-VAE run of the
-# reference study with one BLAS thread (about 2 and 4.5 minutes with two threads on a shared 2-core CPU),
-# where 1,000 and 10,000 together take 5 s and 13 s; both stop at 10,000, which keeps a run's study to about
-# six minutes.
+# factor: at 50,000 melodies each costs as much as everything else of a seed (the figures are in
+# results/metric_sensitivity/README.md), so both stop at 10,000.
 SIZE_CAPS = {EXPLICITNESS: 10_000, SAP: 10_000}
 BATCH_SIZE = 16  # disentanglement_lib's metrics encode 16 melodies at a time
 _CHUNK = 4_096  # a multiple of BATCH_SIZE: the draw is the same as one call, without its quadratic stacking

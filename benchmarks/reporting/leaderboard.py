@@ -133,12 +133,26 @@ def markdown_text(rows: Sequence[dict], models: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def texts(rows: Sequence[dict]) -> dict[str, str]:
+    """``{file name: text}`` of the leaderboard's two files for these rows."""
+    return {MARKDOWN_FILE: markdown_text(rows, sum(row["seeds"] for row in rows)), CSV_FILE: csv_text(rows)}
+
+
+def stale_files(root: str = "results") -> list[str]:
+    """The leaderboard files in ``root`` that differ from what the zoo in ``root`` builds (missing ones too)."""
+    stale = []
+    for name, text in texts(leaderboard_rows(root)).items():
+        path = os.path.join(root, name)
+        if not os.path.isfile(path) or open(path, encoding="utf-8").read() != text:
+            stale.append(name)
+    return stale
+
+
 def build(root: str = "results") -> dict:
     """Writes ``root/LEADERBOARD.md`` and ``root/leaderboard.csv`` (each atomically) from the zoo in ``root``;
     returns the rows and the paths written."""
     rows = leaderboard_rows(root)
-    models = sum(row["seeds"] for row in rows)
-    texts = {MARKDOWN_FILE: markdown_text(rows, models), CSV_FILE: csv_text(rows)}
-    for name, text in texts.items():
+    for name, text in texts(rows).items():
         write_text(os.path.join(root, name), text)
-    return {"rows": rows, "models": models, "paths": [os.path.join(root, name) for name in texts]}
+    return {"rows": rows, "models": sum(row["seeds"] for row in rows),
+            "paths": [os.path.join(root, name) for name in (MARKDOWN_FILE, CSV_FILE)]}

@@ -33,6 +33,13 @@ def test_the_committed_index_is_current_and_every_listed_file_matches_it():
     assert zoo.check(RESULTS) == []
 
 
+@pytest.mark.skipif(not _in_git_checkout(), reason="the zoo lists committed runs (git ls-files): needs the checkout")
+def test_the_committed_leaderboard_is_what_the_zoo_builds():
+    """Fails when results/LEADERBOARD.md or leaderboard.csv was edited by hand or not rebuilt after the zoo
+    changed: rebuild with python -m benchmarks.leaderboard."""
+    assert leaderboard.stale_files(RESULTS) == []
+
+
 def _write_run(root, folder, model_dir, seed=0, mig=0.1, accuracy=0.5, epochs=10):
     """A finished run as train and evaluate leave it, with the tiny networks' files."""
     run = root / folder
@@ -125,7 +132,9 @@ def test_a_stale_index_is_named_but_runs_in_progress_are_not(results, tiny_model
 
 
 def test_the_leaderboard_keeps_budgets_and_studies_apart(results):
+    assert leaderboard_command.main(["check", f"--root={results}"]) == 1  # not built yet
     assert leaderboard_command.main(["build", f"--root={results}"]) == 0
+    assert leaderboard_command.main(["check", f"--root={results}"]) == 0
     text = (results / "LEADERBOARD.md").read_text()
     sections = [line for line in text.splitlines() if line.startswith("## ")]
     assert sections == ["## reference, s = 0.1, dataset config `full`", "## reference, s = 0.3, dataset config `full`",
