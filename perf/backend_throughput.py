@@ -2,6 +2,9 @@
 
     python perf/backend_throughput.py [--steps 60] [--rounds 3] [--batch_size 512] [--backends tensorflow,jax,torch]
 
+A backend written ``jax:eager`` runs JAX's step un-jitted, as ``train.jit_compile = False`` makes
+``benchmarks.train`` do.
+
 Each measurement is a fresh process that builds the model on one backend, compiles its step on a warm-up
 of 5 steps, then times ``--steps`` training steps (``fit`` on random melodies, as a run trains): wall
 seconds per step, steps per second, and the process' CPU milliseconds per step. The backends take turns
@@ -24,7 +27,7 @@ from benchmarks.objectives import BetaVAE
 arch, steps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 keras.utils.set_random_seed(0)
 model = BetaVAE((build_cnn_vae if arch == "cnn" else build_rnn_vae)(), steps_per_epoch=100)
-model.compile(optimizer=keras.optimizers.Adam(1e-4))
+model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=False if sys.argv[4] == "eager" else "auto")
 tokens = np.random.default_rng(0).integers(0, 52, size=(batch * 4, 16)).astype("int32")
 def batches():
     i = 0
@@ -40,8 +43,11 @@ print(json.dumps({"wall_s_per_step": wall / steps, "cpu_ms_per_step": 1000 * cpu
 
 
 def measure(backend: str, arch: str, steps: int, batch_size: int) -> dict:
+    backend, _, variant = backend.partition(":")
+    if variant not in ("", "eager"):
+        raise ValueError(f"unknown variant {variant!r} of backend {backend!r}: only ':eager'")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    completed = subprocess.run([sys.executable, "-c", MEASURE, arch, str(steps), str(batch_size)],
+    completed = subprocess.run([sys.executable, "-c", MEASURE, arch, str(steps), str(batch_size), variant or "-"],
                                capture_output=True, text=True, env=env, check=False)
     if completed.returncode:
         raise RuntimeError(f"{backend} {arch}: {completed.stderr[-2000:]}")

@@ -156,7 +156,9 @@ class VAE(keras.Model):
         z_mean, z_log_std = self.encode(inputs, training)
         z = self.sampling(z_mean, z_log_std)
         if training and self.teacher_forced_decoder is not None:
-            logits = self.teacher_forced_decoder([z, inputs], training=True)
+            # As a tensor: JAX's un-jitted step (train.jit_compile = False) gets numpy batches, and Keras
+            # refuses a list mixing them with tensors (elsewhere the batch is already one, returned as it is).
+            logits = self.teacher_forced_decoder([z, ops.convert_to_tensor(inputs)], training=True)
         else:
             logits = self.decoder(z, training=training)
         return self.score(inputs, logits, z_mean, z_log_std, z, labels)

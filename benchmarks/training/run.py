@@ -49,7 +49,7 @@ def train(
     checkpoint_every_steps: int = 1000,
     log_every_steps: int = 100,
     steps_per_execution: int | None = None,
-    jit_compile: bool = False,
+    jit_compile: bool | None = None,
     verbose: str | int = "auto",
     prepare_only: bool = False,
 ) -> dict | PreparedRun:
@@ -78,6 +78,7 @@ def train(
         ``log_every_steps`` and ``checkpoint_every_steps`` (4 by default on the full dataset, whose
         epoch is 1,852 steps): fewer Python round trips (perf/PROFILE.md), with logs and checkpoints at the same steps as one step per call. The computation is the same;
         the NaN guard sees every k-th step (a non-finite loss shows in the epoch's running mean).
+      jit_compile: compile the training step with XLA. None: :func:`default_jit_compile`.
     """
     config = gin.config_str()
     _check_arguments(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed,
@@ -113,12 +114,16 @@ def train(
             labels = {split: dataset.labels(split, split_seed) for split in splits}
             labels["train"] = model.withhold_labels(labels["train"], seed)
             splits = {split: (tokens, labels[split]) for split, tokens in splits.items()}
+        if jit_compile is None:
+            jit_compile = default_jit_compile()
         model.compile(optimizer=optimizer(), steps_per_execution=steps_per_execution, jit_compile=jit_compile)
         model.build_optimizers()
     except (ValueError, TypeError) as error:
         raise ConfigurationError(f"cannot set up the run: {plain_message(error)}") from error
     for part, count in arch.count_params().items():
         logging.info("%s %s parameters: %s", arch.name, part, f"{count:,}")
+    logging.info("training step on %s, %s", keras.backend.backend(),
+                 "compiled by XLA" if jit_compile else "without XLA")
     run = PreparedRun(model_dir, config, model, arch, dataset, splits, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       batch_size=batch_size, seed=seed, split_seed=split_seed, validation_steps=validation_steps,
                       checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps,
@@ -250,6 +255,13 @@ def default_steps_per_execution(*step_counts: int) -> int:
     """``train.steps_per_execution`` when None: the largest number up to 8 that divides every one of
     ``step_counts`` (the epoch's steps, the logging and the checkpoint intervals)."""
     return max(k for k in range(1, MAX_STEPS_PER_EXECUTION + 1) if all(count % k == 0 for count in step_counts))
+
+
+def default_jit_compile() -> bool:
+    """``train.jit_compile`` when None: on JAX, whose Keras trainer runs the step un-jitted otherwise (op by
+    op, many times slower), True; on TensorFlow False, where its graph without XLA is the faster on a CPU
+    (docs/performance.md); on PyTorch False, as Keras' own default there (eager)."""
+    return keras.backend.backend() == "jax"
 
 
 def keras_verbose(verbose: str | int) -> str | int:

@@ -61,6 +61,9 @@ def test_a_run_trains_resumes_and_scores_on_the_backend(backend, data_dir, tmp_p
     model_dir = tmp_path / "run"
     finished = train(backend, bindings, model_dir)
     assert finished.returncode == 0, finished.stderr[-3000:]
+    # Jitted on JAX, where Keras would otherwise run the step op by op (docs/performance.md).
+    compiled = "compiled by XLA" if backend == "jax" else "without XLA"
+    assert f"training step on {backend}, {compiled}" in finished.stderr
     with open(model_dir / "results.json") as file:
         reference = json.load(file)
     assert reference["backend"] == backend and reference["steps"] == 8
