@@ -143,8 +143,12 @@ def stale_files(root: str = "results") -> list[str]:
     stale = []
     for name, text in texts(leaderboard_rows(root)).items():
         path = os.path.join(root, name)
-        if not os.path.isfile(path) or open(path, encoding="utf-8").read() != text:
+        if not os.path.isfile(path):
             stale.append(name)
+            continue
+        with open(path, encoding="utf-8") as file:
+            if file.read() != text:
+                stale.append(name)
     return stale
 
 
@@ -152,7 +156,8 @@ def build(root: str = "results") -> dict:
     """Writes ``root/LEADERBOARD.md`` and ``root/leaderboard.csv`` (each atomically) from the zoo in ``root``;
     returns the rows and the paths written."""
     rows = leaderboard_rows(root)
-    for name, text in texts(rows).items():
+    files = texts(rows)
+    for name, text in files.items():
         write_text(os.path.join(root, name), text)
     return {"rows": rows, "models": sum(row["seeds"] for row in rows),
-            "paths": [os.path.join(root, name) for name in (MARKDOWN_FILE, CSV_FILE)]}
+            "paths": [os.path.join(root, name) for name in files]}
