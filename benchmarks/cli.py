@@ -31,8 +31,12 @@ LIBRARY_LOGGERS = ("absl", "tensorflow", "jax", "ray")
 
 
 def quiet_start() -> None:
-    """Call first in a command, before TensorFlow loads (see :func:`dmelodies_tfds.console.quiet_program`)."""
+    """Call first in a command, before TensorFlow loads (see :func:`dmelodies_tfds.console.quiet_program`).
+
+    It also applies the command line's ``--backend``: Keras reads its backend once, when it loads, and a
+    command's own imports (the study's tables read the objective classes) load it before ``main`` runs."""
     console.quiet_program()
+    use_backend(backend_in(sys.argv[1:]))
 
 
 def parser(doc: str, command: str) -> argparse.ArgumentParser:
@@ -73,6 +77,15 @@ def use_backend(name: str | None) -> None:
             raise SystemExit(f"error: --backend={name}, but Keras is already loaded with the "
                              f"{keras.backend.backend()} backend in this process")
     os.environ["KERAS_BACKEND"] = name
+
+
+def backend_in(argv: list[str]) -> str | None:
+    """The Keras backend a ``--backend`` flag in ``argv`` names, or None (no flag, or another of the
+    sweep's ``--backend`` values, which name runners)."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--backend")
+    known, _ = flags.parse_known_args(argv)
+    return known.backend if known.backend in KERAS_BACKENDS else None
 
 
 def comma_list(text: str) -> list[str]:

@@ -6,7 +6,9 @@ r"""Trains several runs of one architecture and objective at once, as one vector
 
 Each --model_dir is a member; the --member_bindings at the same position are its own bindings (several
 separated by ';'), added to the shared --gin_bindings. Each member's folder gets what benchmarks.train
-leaves; rerunning resumes the group. Details: benchmarks.training.stacked.
+leaves; rerunning resumes the group. On TensorFlow (the default) members may differ in the objective's
+hyperparameters; with --backend=jax they share one vectorised step and may differ only in their seeds.
+Details: benchmarks.training.stacked.
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ def main(argv=None) -> None:
     parser.add_argument("--model_dir", action="append", required=True, help="a member's folder (one per member)")
     parser.add_argument("--member_bindings", action="append", default=[],
                         help="the bindings of the member at the same position, separated by ';' (one per member)")
+    cli.add_backend_argument(parser)
     args = parser.parse_args(argv)
+    cli.use_backend(args.backend)
     import logging
     import time
 

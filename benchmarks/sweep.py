@@ -15,8 +15,8 @@ benchmarks.evaluate, skipping the metric files it already holds: with --metrics,
 disentanglement_lib's standard suite (--metrics=none scores nothing); 'paper' picks the paper protocol of
 the run's method. --dsprites adds the dSprites comparison runs (TFDS's dsprites data must be prepared).
 
---stack=N trains up to N consecutive runs of one gin file as one vectorised model (benchmarks.stacked):
-the same per-run folders, numbers equal to rounding. --parallel=N runs N runs (or groups) at once, the
+--stack=N trains up to N consecutive runs of one gin file as one vectorised model (benchmarks.stacked;
+on JAX, a grid point's seeds under jax.vmap): the same per-run folders, numbers equal to rounding. --parallel=N runs N runs (or groups) at once, the
 cores divided among them. --list numbers the selected runs from 0, and --model_num=N trains and scores
 run N alone (as disentanglement_lib's dlib_reproduce --model_num; benchmarks.train_one is the same).
 --runner=ray runs every run as a task on a Ray cluster, retried when its worker dies. --backend=jax (or
@@ -26,6 +26,7 @@ docs' study and cluster guides.
 from __future__ import annotations
 
 import argparse
+import os
 
 from benchmarks import cli
 
@@ -94,7 +95,7 @@ def main(argv=None) -> None:
                         f"output in its folder's {run_dir.SWEEP_LOG}; local runner only")
     parser.add_argument("--stack", type=_positive, default=1, help="train up to this many consecutive runs of one "
                         f"gin file as one stacked model (benchmarks.stacked; methods {', '.join(STACKABLE)}); "
-                        "1: one run at a time; local runner only")
+                        "on JAX only a grid point's seeds stack; 1: one run at a time; local runner only")
     ray = parser.add_argument_group("Ray (--runner=ray)")
     ray.add_argument("--address", help="the Ray cluster to join ('auto', or HEAD_IP:6379); default: a Ray "
                      "instance started on this machine for the sweep")
@@ -108,8 +109,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.backend in ("local", "ray"):
         args.runner, args.backend = args.backend, None
-    if args.backend is not None and args.stack > 1 and args.backend != "tensorflow":
-        raise SystemExit(f"error: --stack trains on TensorFlow only (benchmarks.stacked), not --backend={args.backend}")
+    if args.stack > 1 and (args.backend or os.environ.get("KERAS_BACKEND")) == "torch":
+        raise SystemExit("error: --stack trains on TensorFlow and JAX (benchmarks.stacked), not on torch")
     cli.use_backend(args.backend)  # the runs' processes inherit it
     runs, metrics = selected(args)
     if args.list:

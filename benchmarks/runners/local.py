@@ -43,14 +43,18 @@ def run_commands(run: Run, root: str, extra_bindings: Sequence[str] = (), metric
     return [run.command(root, extra_bindings), *(run.evaluate_command(root, m) for m in scored)]
 
 
-def stacked_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
+def stacked_groups(runs: Sequence[Run], size: int, seeds_only: bool = False) -> list[list[Run]]:
     """``runs`` in order, cut into groups that train as one stacked model: consecutive runs of one gin
-    file and a stackable method, at most ``size`` per group; any other run is a group of its own."""
+    file and a stackable method (with ``seeds_only``, as on JAX: of one grid point, differing only in
+    their seeds), at most ``size`` per group; any other run is a group of its own."""
+    def point(run: Run) -> tuple:
+        return tuple(b for b in run.bindings if not b.replace(" ", "").startswith("train.seed=")) if seeds_only else ()
+
     groups: list[list[Run]] = []
     for run in runs:
         last = groups[-1] if groups else None
         if (last and size > 1 and len(last) < size and run.method in STACKABLE
-                and last[0].method in STACKABLE and last[0].gin_file == run.gin_file):
+                and last[0].method in STACKABLE and last[0].gin_file == run.gin_file and point(last[0]) == point(run)):
             last.append(run)
         else:
             groups.append([run])
@@ -123,7 +127,7 @@ def run_sweep(runs: Sequence[Run], root: str, extra_bindings: Sequence[str] = ()
     ``parallel`` side by side (:func:`run_parallel`), each group up to ``stack`` runs trained as one model;
     ``dry_run`` only prints every command. Returns the names of the runs that failed."""
     failed, number = [], 0
-    groups = stacked_groups(runs, stack)
+    groups = stacked_groups(runs, stack, seeds_only=os.environ.get("KERAS_BACKEND") == "jax")
     side_by_side = parallel > 1 and not dry_run
     for group in groups:
         for run in group:
@@ -131,9 +135,10 @@ def run_sweep(runs: Sequence[Run], root: str, extra_bindings: Sequence[str] = ()
             print(f"[{number}/{len(runs)}] {run.name}: {status(run, root)}"
                   + (f" (stacked with {len(group) - 1} more)" if len(group) > 1 and run is group[0] else ""),
                   flush=True)
-        if dry_run:
+        if dry_run:  # each command as it would run: the processes inherit the backend the sweep chose
+            backend = f"KERAS_BACKEND={os.environ['KERAS_BACKEND']} " if "KERAS_BACKEND" in os.environ else ""
             for command in group_commands(group, root, extra_bindings, metrics, only_missing=False):
-                print("  " + subprocess.list2cmdline(command), flush=True)
+                print("  " + backend + subprocess.list2cmdline(command), flush=True)
         elif not side_by_side and execute(group_commands(group, root, extra_bindings, metrics)) is not None:
             failed += [run.name for run in group]
     if side_by_side:

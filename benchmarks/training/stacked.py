@@ -18,6 +18,13 @@ Rerunning the command resumes the group from its members' checkpoints (all at th
 returns finished members' results without retraining them. Validation and the test evaluation run
 member by member through the single-run code.
 
+On JAX the group trains through the members' own training step (the objective's, as Keras' ``fit()``
+jits it there), vectorised over the members with ``jax.vmap``: one traced step serves every member, so
+the members must share their whole configuration but their seeds and split seeds (a grid point's
+seeds); each member still draws from its own generators' state and trains on its own split. On
+TensorFlow the group is the hand-vectorised model of :mod:`benchmarks.models.stacked`, whose members may
+also differ in the objective's hyperparameters and schedules.
+
 Objectives with their own training step (FactorVAE's discriminator) or labels (S2-VAE, AR-VAE) train
 one run at a time.
 """
@@ -32,15 +39,16 @@ from typing import Sequence
 import gin
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from benchmarks import run_dir
 from benchmarks.training import data
 from benchmarks.training import run as train_lib
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
-from benchmarks.models.stacked import StackedWeights, stacked_forward
-from benchmarks.objectives.differentiation import dense_gradients
+
+# What a member's configuration may differ in when one traced step serves every member (JAX).
+SEED_BINDINGS = ("train.seed", "train.split_seed")
+STACKING_BACKENDS = ("tensorflow", "jax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +64,9 @@ def train_stacked(members: Sequence[Member]) -> list[dict]:
     """Trains ``members`` together; returns each member's results, in order (see the module docstring)."""
     if not members:
         raise ConfigurationError("a stacked training needs at least one member")
-    if keras.backend.backend() != "tensorflow":
-        raise ConfigurationError(f"stacked training runs on TensorFlow, not the {keras.backend.backend()} backend: "
-                                 "train the members one by one (benchmarks.train or a sweep without --stack)")
+    if keras.backend.backend() not in STACKING_BACKENDS:
+        raise ConfigurationError(f"stacked training runs on TensorFlow and JAX, not the {keras.backend.backend()} "
+                                 "backend: train the members one by one (benchmarks.train or a sweep without --stack)")
     folders = [os.path.abspath(member.model_dir) for member in members]
     if len(set(folders)) != len(folders):
         raise ConfigurationError("two members share a --model_dir: each member needs its own")
@@ -71,7 +79,7 @@ def train_stacked(members: Sequence[Member]) -> list[dict]:
         else:
             runs.append((index, prepared, gin.operative_config_str()))
     if runs:
-        _check_compatible([run for _, run, _ in runs])
+        _check_compatible([run for _, run, _ in runs], [operative for _, _, operative in runs])
         with contextlib.ExitStack() as locks:
             for _, run, _ in runs:
                 locks.enter_context(run_dir.hold(run.model_dir))
@@ -80,9 +88,18 @@ def train_stacked(members: Sequence[Member]) -> list[dict]:
     return results
 
 
-def _check_compatible(runs: list[train_lib.PreparedRun]) -> None:
+def _check_compatible(runs: list[train_lib.PreparedRun], operative_configs: list[str]) -> None:
     """Refuses members that cannot share one stacked model, naming what differs."""
     first = runs[0]
+    if keras.backend.backend() == "jax":
+        reference = without_seeds(operative_configs[0])
+        for run, operative in zip(runs[1:], operative_configs[1:]):
+            if without_seeds(operative) != reference:
+                differing = sorted(set(without_seeds(operative).splitlines()) ^ set(reference.splitlines()))
+                raise ConfigurationError(
+                    f"on JAX, members share one traced training step and may differ only in "
+                    f"{' and '.join(SEED_BINDINGS)}: {first.model_dir} and {run.model_dir} differ in "
+                    f"{'; '.join(differing)} (stack a grid point's seeds, or stack on TensorFlow)")
     for run in runs:
         model = run.model
         if not model.stacks():
@@ -108,10 +125,18 @@ def _check_compatible(runs: list[train_lib.PreparedRun]) -> None:
                                          f"{value(first)!r}, {run.model_dir} has {value(run)!r}")
 
 
-class _Group:
-    """The members' models and the stacked weights and Adam that train them."""
+def without_seeds(operative_config: str) -> str:
+    """An operative gin configuration without the bindings of :data:`SEED_BINDINGS`."""
+    return "\n".join(line for line in operative_config.splitlines()
+                     if not line.replace(" ", "").startswith(tuple(f"{name}=" for name in SEED_BINDINGS)))
+
+
+class _TensorFlowGroup:
+    """The members' models and the stacked weights and Adam that train them (TensorFlow)."""
 
     def __init__(self, runs: list[train_lib.PreparedRun]):
+        from benchmarks.models.stacked import StackedWeights
+
         self.runs = runs
         self.models = [run.model for run in runs]
         self.architectures = [run.arch for run in runs]
@@ -157,8 +182,32 @@ class _Group:
         for model in self.models:
             model.optimizer.iterations.assign(self.optimizer.iterations)
 
+    def reset_metrics(self) -> None:
+        for model in self.models:
+            model.reset_metrics()
+
+    def validated(self, k: int) -> None:
+        """After member ``k``'s validation: its layers drew from the generators the stack shares."""
+
+    def compiled_step(self):
+        """:meth:`train_step` as TensorFlow runs it: one graph for every member."""
+        import tensorflow as tf
+
+        return tf.function(self.train_step, jit_compile=False)
+
+    def zip(self, streams):
+        """The members' batch streams as one stream of tuples (one batch per member)."""
+        import tensorflow as tf
+
+        return iter(tf.data.Dataset.zip(tuple(streams)))
+
     def train_step(self, batches):
         """One step of every member on its own batch; returns the members' logs as a (K, n) array."""
+        import tensorflow as tf
+
+        from benchmarks.models.stacked import stacked_forward
+        from benchmarks.objectives.differentiation import dense_gradients
+
         tokens = ops.stack(batches)  # (K, batch, time)
         step = self.optimizer.iterations
         with tf.GradientTape() as tape:
@@ -182,6 +231,78 @@ class _Group:
         return ops.stack([ops.stack([ops.cast(log[name], "float32") for name in self.names]) for log in logs])
 
 
+class _JaxGroup:
+    """The members' states (each variable's value, members on a leading axis) and their own training step
+    under ``jax.vmap`` (JAX). The members' Keras models hold their state only where it is synchronised:
+    :meth:`unstack` before a checkpoint, validation and the end, :meth:`validated` after validation."""
+
+    def __init__(self, runs: list[train_lib.PreparedRun]):
+        import jax
+
+        self.models = [run.model for run in runs]
+        first = self.models[0]
+        self._iterations = next(i for i, v in enumerate(first.optimizer.variables) if v is first.optimizer.iterations)
+        self.restack()
+        # The first member's step, traced once; its variables are only the keys of the values it is given.
+        self._step = jax.jit(jax.vmap(first.train_step), donate_argnums=0)
+        self.names = None
+
+    @staticmethod
+    def _variables(model) -> tuple:
+        """A model's variables in the groups (and order) of its JAX ``train_step``'s state."""
+        return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
+                model.metrics_variables)
+
+    def restack(self) -> None:
+        """Reads every member's variables (restored or initial) into the state."""
+        import jax.numpy as jnp
+
+        members = [self._variables(model) for model in self.models]
+        self.state = tuple([jnp.stack([groups[g][j].value for groups in members]) for j in range(len(group))]
+                           for g, group in enumerate(members[0]))
+
+    def validated(self, k: int) -> None:
+        """Reads member ``k``'s variables back after its validation, which moved its random generators: a
+        single run's next epoch draws from where its validation left them."""
+        self.state = tuple([value.at[k].set(variable.value) for variable, value in zip(group, values)]
+                           for group, values in zip(self._variables(self.models[k]), self.state))
+
+    def unstack(self, k: int) -> None:
+        """Writes member ``k``'s slice of the state into its own model."""
+        for group, values in zip(self._variables(self.models[k]), self.state):
+            for variable, value in zip(group, values):
+                variable.assign(value[k])
+
+    def sync_step(self) -> None:
+        for k, model in enumerate(self.models):
+            model.optimizer.iterations.assign(self.state[2][self._iterations][k])
+
+    def reset_metrics(self) -> None:
+        import jax.numpy as jnp
+
+        for model in self.models:
+            model.reset_metrics()
+        self.state = (*self.state[:3], [jnp.stack([model.metrics_variables[j].value for model in self.models])
+                                        for j in range(len(self.state[3]))])
+
+    def compiled_step(self):
+        return self.train_step
+
+    @staticmethod
+    def zip(streams):
+        return zip(*streams)
+
+    def train_step(self, batches):
+        """One step of every member on its own batch; returns the members' logs as a (K, n) array."""
+        import jax.numpy as jnp
+
+        data = tuple(jnp.stack([np.asarray(batch[i]) for batch in batches]) for i in range(len(batches[0])))
+        logs, self.state = self._step(self.state, data)
+        if self.names is None:
+            self.names = tuple(logs)
+        return jnp.stack([jnp.asarray(logs[name], "float32") for name in self.names], axis=1)
+
+
 def _train_group(runs: list[tuple[train_lib.PreparedRun, str]]) -> list[dict]:
     prepared = [run for run, _ in runs]
     for run in prepared:
@@ -193,7 +314,7 @@ def _train_group(runs: list[tuple[train_lib.PreparedRun, str]]) -> list[dict]:
         raise ConfigurationError(f"the members' checkpoints are at different steps ({reached}): a stacked group "
                                  "resumes from one step; finish them one at a time with benchmarks.train")
     step = steps.pop()
-    group = _Group(prepared)
+    group = (_JaxGroup if keras.backend.backend() == "jax" else _TensorFlowGroup)(prepared)
     callback_lists = [
         keras.callbacks.CallbackList(run.callbacks(manager, wall_time, step, before_save=[lambda k=k: group.unstack(k)]),
                                      model=run.model)
@@ -201,17 +322,15 @@ def _train_group(runs: list[tuple[train_lib.PreparedRun, str]]) -> list[dict]:
     first = prepared[0]
     per_call = first.steps_per_execution
     logging.info("training %d members stacked: %s", len(prepared), ", ".join(run.model_dir for run in prepared))
-    train_step = tf.function(group.train_step, jit_compile=False)
+    train_step = group.compiled_step()
     validation = [data.evaluation_batches(run.splits["validation"], run.batch_size) for run in prepared]
     for callback_list in callback_lists:
         callback_list.on_train_begin()
     for first_epoch, end_epoch, skip in first.segments(step):
-        streams = tuple(data.training_batches(run.splits["train"], run.batch_size, run.seed, run.steps_per_epoch,
-                                              first_epoch, skip) for run in prepared)
-        iterator = iter(tf.data.Dataset.zip(streams))
+        iterator = group.zip(data.training_batches(run.splits["train"], run.batch_size, run.seed,
+                                                   run.steps_per_epoch, first_epoch, skip) for run in prepared)
         for epoch in range(first_epoch, end_epoch):
-            for model in group.models:
-                model.reset_metrics()
+            group.reset_metrics()
             for callback_list in callback_lists:
                 callback_list.on_epoch_begin(epoch)
             batches = first.steps_per_epoch - (skip if epoch == first_epoch else 0)
@@ -226,7 +345,7 @@ def _train_group(runs: list[tuple[train_lib.PreparedRun, str]]) -> list[dict]:
                 values = train_step(next(iterator))
                 if (batch + 1) % per_call and batch + 1 < batches:
                     continue
-                values = values.numpy()
+                values = np.asarray(values)
                 group.sync_step()
                 last_logs = [dict(zip(group.names, member_values.tolist())) for member_values in values]
                 for callback_list, logs in zip(callback_lists, last_logs):
@@ -236,6 +355,7 @@ def _train_group(runs: list[tuple[train_lib.PreparedRun, str]]) -> list[dict]:
                 group.unstack(k)
                 logs = last_logs[k]  # as Keras' fit: the epoch's logs are its last step's (running means, schedules)
                 validated = run.model.evaluate(validation[k], steps=run.validation_steps, return_dict=True, verbose=0)
+                group.validated(k)
                 callback_list.on_epoch_end(epoch, logs | {f"val_{name}": value for name, value in validated.items()})
     for callback_list in callback_lists:
         callback_list.on_train_end()

@@ -10,6 +10,7 @@ from benchmarks.runners import local
 from benchmarks.study import configs
 from benchmarks.study import grid
 from benchmarks.study import suites
+import helpers
 from helpers import gin_flags, run_module, tiny_bindings
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,16 @@ def test_dry_run_lists_every_command(tmp_path):
         unscored = _sweep(f"--root={tmp_path}", "--dry_run", "--filter=cnn_beta_vae/beta=4/*", nothing)
         assert unscored.returncode == 0 and "benchmarks.evaluate" not in unscored.stdout
     assert not os.listdir(tmp_path)
+
+
+def test_the_backend_flag_chooses_the_runs_keras_backend(tmp_path):
+    """--backend takes effect although the sweep's own imports load Keras before its arguments are parsed."""
+    env = {key: value for key, value in helpers.subprocess_env(**helpers.QUIET_TENSORFLOW).items()
+           if key != "KERAS_BACKEND"}
+    process = run_module("benchmarks.sweep", f"--root={tmp_path}", "--dry_run", "--filter=cnn_beta_vae/beta=4/seed=1",
+                         "--metrics=none", "--backend=jax", env=env)
+    assert process.returncode == 0, process.stderr
+    assert "  KERAS_BACKEND=jax " in process.stdout and "benchmarks.train --gin_file=" in process.stdout
 
 
 def test_a_sweep_runs_what_is_missing_and_skips_what_is_finished(tmp_path):
@@ -68,6 +79,10 @@ def test_stack_groups_a_grid_points_runs_and_trains_them_as_one(tmp_path):
     assert [len(g) for g in groups] == [4, 4, 1] + [1] * 9
     assert [r for g in groups for r in g] == runs
     assert local.stacked_groups(runs, 1) == [[r] for r in runs]
+    # On JAX a group shares one traced step: a grid point's seeds only.
+    points = local.stacked_groups(runs, 4, seeds_only=True)
+    assert [len(g) for g in points] == [3, 3, 3] + [1] * 9
+    assert all(len({r.name.rsplit("/", 1)[0] for r in g}) == 1 for g in points)
     command = local.stacked_command(groups[0], "/root", ["train.epochs = 1"])
     assert command[1:4] == ["-m", "benchmarks.stacked", f"--gin_file={runs[0].gin_file}"]
     assert "--member_bindings=BetaVAE.beta = 0.2; train.seed = 1" in command

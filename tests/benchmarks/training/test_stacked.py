@@ -115,3 +115,34 @@ def test_command_line(data_dir, tmp_path):
         b = json.load(file)
     assert (a["hyperparameter_value"], a["seed"]) == (25.0, 0)
     assert (b["hyperparameter_value"], b["seed"]) == (50.0, 1)
+
+
+@pytest.mark.integration
+def test_on_jax_a_grid_points_seeds_follow_their_single_runs(data_dir, tmp_path):
+    """On JAX the members' own step runs under jax.vmap: each seed's loss, step by step, and its test
+    numbers agree with its single run on JAX to rounding; members with other hyperparameters are refused."""
+    flags = [f"--gin_file={gin_file('cnn_beta_vae')}", "--backend=jax",
+             *gin_flags(shared(data_dir, **{"BetaVAE.warmup_epochs": 0, "train.steps_per_execution": 1}))]
+    members = [arg for seed in (0, 1) for arg in (f"--model_dir={tmp_path / f'stacked{seed}'}",
+                                                  f"--member_bindings=train.seed = {seed}")]
+    process = run_module("benchmarks.stacked", *flags, *members)
+    assert process.returncode == 0, process.stderr[-3000:]
+    for seed in (0, 1):
+        single = run_module("benchmarks.train", *flags, f"--gin_bindings=train.seed = {seed}",
+                            f"--model_dir={tmp_path / f'single{seed}'}")
+        assert single.returncode == 0, single.stderr[-3000:]
+        ours, theirs = (json.loads((tmp_path / f"{kind}{seed}" / "results.json").read_text())
+                        for kind in ("stacked", "single"))
+        assert ours["backend"] == theirs["backend"] == "jax" and ours["stacked_members"] == 2
+        assert ours["seed"] == seed and ours["steps"] == theirs["steps"] == 6
+        for key, value in theirs["test_metrics"].items():
+            assert ours["test_metrics"][key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+        ours, theirs = (callbacks.read_scalars(str(tmp_path / f"{kind}{seed}" / "logs" / "train"))
+                        for kind in ("stacked", "single"))
+        assert [step for step, _ in ours["loss"]] == [step for step, _ in theirs["loss"]] == [1, 2, 3, 4, 5, 6]
+        for tag in ("loss", "reconstruction_accuracy", "kl", "epoch_loss"):
+            np.testing.assert_allclose([v for _, v in ours[tag]], [v for _, v in theirs[tag]], rtol=1e-4, err_msg=tag)
+    refused = run_module("benchmarks.stacked", *flags, f"--model_dir={tmp_path / 'a'}", "--member_bindings=train.seed = 0",
+                         f"--model_dir={tmp_path / 'b'}", "--member_bindings=train.seed = 1; BetaVAE.beta = 4.0")
+    assert refused.returncode != 0 and "may differ only in train.seed and train.split_seed" in refused.stderr
+    assert "BetaVAE.beta = 4.0" in refused.stderr and not (tmp_path / "a" / "checkpoints").exists()
