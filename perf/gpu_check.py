@@ -1,7 +1,7 @@
 """The benchmark on an accelerator, in one call: JAX step timings, then as much of the paper's full-budget
 CNN β-VAE grid as the time allows, packed into a few files that come back and resume or score elsewhere.
 
-    KERAS_BACKEND=jax python perf/gpu_check.py --out OUT [--seconds 480] [--resume_from DIR] [--tiny]
+    KERAS_BACKEND=jax python perf/gpu_check.py --out OUT [--seconds 480] [--stack 3 --parallel 3] [--resume_from DIR] [--tiny]
 
 It needs no TensorFlow, TFDS or disentanglement_lib: the melodies come from the numpy core
 (``train.dataset = @GeneratedSource()``, the same arrays in the same order as the TFDS dataset's) and the
@@ -104,13 +104,13 @@ def timings(tiny: bool, members: int, deadline: float) -> dict:
     return result
 
 
-def sweep_command(root: str, tiny: bool, parallel: int, filters: list[str]) -> list[str]:
+def sweep_command(root: str, tiny: bool, parallel: int, filters: list[str], stack: int = 1) -> list[str]:
     bindings = ["train.dataset = @GeneratedSource()", "train.verbose = 2"]
     if tiny:
         bindings += ["GeneratedSource.config = 'tiny'", "train.epochs = 1", "train.steps_per_epoch = 4",
                      "train.batch_size = 32", "train.validation_steps = 2"]
     command = [sys.executable, "-m", "benchmarks.sweep", f"--root={root}", "--preset=paper", "--backend=jax",
-               f"--parallel={parallel}", "--metrics=none"]
+               f"--parallel={parallel}", f"--stack={stack}", "--metrics=none"]
     command += [f"--filter={pattern}" for pattern in filters]
     return command + [f"--gin_bindings={binding}" for binding in bindings]
 
@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="folder for the archives, timings.json and sweep.log")
     parser.add_argument("--seconds", type=float, default=480, help="the whole check's time budget")
     parser.add_argument("--members", type=int, default=9, help="models stacked in the vmapped timing")
-    parser.add_argument("--parallel", type=int, default=9, help="runs of the grid side by side")
+    parser.add_argument("--parallel", type=int, default=9, help="runs (or stacked groups) of the grid side by side")
+    parser.add_argument("--stack", type=int, default=1, help="train up to this many of a grid point's seeds as one "
+                        "model under jax.vmap (benchmarks.stacked); with --stack 3, --parallel 3 runs the grid")
     parser.add_argument("--filter", action="append", default=[],
                         help=f"runs of the grid to train (default: every {GRID_FILTER} run)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "gpu_check"),
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_timings:
         found.update(timings(args.tiny, args.members, time.time() + TIMINGS_SHARE * args.seconds))
     sweep_started = time.time()
-    code = run_until(sweep_command(root, args.tiny, args.parallel, args.filter or [GRID_FILTER]),
+    code = run_until(sweep_command(root, args.tiny, args.parallel, args.filter or [GRID_FILTER], args.stack),
                      deadline - 30, os.path.join(args.out, "sweep.log"))
     found["grid"] = {"sweep_s": time.time() - sweep_started, "exit_code": code,
                      "stopped_at_deadline": code is None, "runs": grid_state(root)}

@@ -3,7 +3,7 @@
 # installs the wheels carried in .whl/ where Keras is missing (perf/gpu_wheels.sh downloads them; docs/performance.md), then runs
 # perf/gpu_check.py, writing its archives, timings.json and sweep.log to $OUT (default: gpu_check_out).
 #
-#   bash perf/gpu_check.sh [--seconds 480] [--resume_from DIR] [--tiny]
+#   bash perf/gpu_check.sh [--seconds 480] [--stack 3 --parallel 3] [--resume_from DIR] [--tiny]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! KERAS_BACKEND=jax python3 -c "import keras, gin" 2> /dev/null && compgen -G ".whl/*.whl" > /dev/null; then
