@@ -18,7 +18,8 @@ wrapper that installs carried wheels first; docs/performance.md says how to carr
    checkpoint), ``timings.json`` and ``sweep.log``. ``--resume_from`` a folder of such archives unpacks
    them first, so the grid goes on across calls; ``python perf/gpu_check.py --unpack FOLDER --root ROOT``
    unpacks them anywhere, where ``benchmarks.sweep --root=ROOT --preset=paper --filter=cnn_beta_vae
-   --backend=jax`` resumes the unfinished runs and scores the finished ones.
+   --backend=jax --gin_bindings="train.dataset = @GeneratedSource()"`` resumes the unfinished runs and
+   scores the finished ones (with the runs' own data binding: a run resumes only as it was configured).
 
 ``--tiny`` checks the whole path on a CPU in a few minutes: small batches and steps, the ``tiny`` melodies,
 one epoch of a few steps per run.
