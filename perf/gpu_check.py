@@ -11,7 +11,8 @@ wrapper that installs carried wheels first; docs/performance.md says how to carr
 1. **Timings** (``timings.json``): the CNN and the RNN β-VAE's training step at batch 512, jitted as
    Keras' ``fit()`` jits it on JAX, once for one model and once for ``--members`` models stacked along a
    leading axis with ``jax.vmap`` (the form an accelerator rewards: one kernel launch trains them all).
-2. **The grid**: ``benchmarks.sweep --preset=paper --filter=cnn_beta_vae`` (3 β × 3 seeds, 100 epochs),
+2. **The grid**: ``benchmarks.sweep --preset=paper --filter=cnn_beta_vae`` (3 β × 3 seeds, 100 epochs;
+   ``--preset`` and ``--filter`` pick other runs, at most five grid points a call),
    every run a process of its own side by side, stopped at the deadline. Runs checkpoint every 1,000
    steps and after each epoch, so a stopped run resumes where its newest checkpoint left it.
 3. **The files**: ``runs-<point>.tar.gz`` per grid point (each run folder, with only its newest
@@ -105,12 +106,13 @@ def timings(tiny: bool, members: int, deadline: float) -> dict:
     return result
 
 
-def sweep_command(root: str, tiny: bool, parallel: int, filters: list[str], stack: int = 1) -> list[str]:
+def sweep_command(root: str, tiny: bool, parallel: int, filters: list[str], stack: int = 1,
+                  preset: str = "paper") -> list[str]:
     bindings = ["train.dataset = @GeneratedSource()", "train.verbose = 2"]
     if tiny:
         bindings += ["GeneratedSource.config = 'tiny'", "train.epochs = 1", "train.steps_per_epoch = 4",
                      "train.batch_size = 32", "train.validation_steps = 2"]
-    command = [sys.executable, "-m", "benchmarks.sweep", f"--root={root}", "--preset=paper", "--backend=jax",
+    command = [sys.executable, "-m", "benchmarks.sweep", f"--root={root}", f"--preset={preset}", "--backend=jax",
                f"--parallel={parallel}", f"--stack={stack}", "--metrics=none"]
     command += [f"--filter={pattern}" for pattern in filters]
     return command + [f"--gin_bindings={binding}" for binding in bindings]
@@ -137,12 +139,18 @@ def run_until(command: list[str], deadline: float, log_path: str) -> int | None:
 def grid_state(root: str) -> dict:
     """Per run folder under ``root``: whether it finished and the step of its newest checkpoint."""
     state = {}
-    for folder in sorted(glob.glob(os.path.join(root, "*", "*", "*"))):
+    for folder in run_folders(root):
         names = os.listdir(os.path.join(folder, "checkpoints")) if os.path.isdir(os.path.join(folder, "checkpoints")) else []
         steps = [int(match.group(1)) for match in map(CHECKPOINT.search, names) if match]
         state[os.path.relpath(folder, root)] = {"finished": os.path.exists(os.path.join(folder, "results.json")),
                                                 "newest_checkpoint_step": max(steps, default=0)}
     return state
+
+
+def run_folders(root: str) -> list[str]:
+    """Every run folder under ``root`` (one that holds a ``config.gin``), at any depth: a preset may put
+    its grid under folders of its own (the reference study's ``s=<scale>/``)."""
+    return sorted(folder for folder, _, names in os.walk(root) if "config.gin" in names)
 
 
 def newest_checkpoint_only(member: tarfile.TarInfo, newest: dict[str, int]) -> bool:
@@ -151,11 +159,12 @@ def newest_checkpoint_only(member: tarfile.TarInfo, newest: dict[str, int]) -> b
 
 
 def pack(root: str, out: str) -> list[str]:
-    """One ``runs-<point>.tar.gz`` per grid point, each run with its newest checkpoint only."""
+    """One ``runs-<point>.tar.gz`` per grid point, each unfinished run with its newest checkpoint only and
+    each finished one without checkpoints (it resumes no more; scoring reads its saved networks)."""
     written = []
-    newest = {os.path.join(run, "checkpoints"): state["newest_checkpoint_step"]
+    newest = {os.path.join(run, "checkpoints"): -1 if state["finished"] else state["newest_checkpoint_step"]
               for run, state in grid_state(root).items()}
-    for point in sorted(glob.glob(os.path.join(root, "*", "*"))):
+    for point in sorted({os.path.dirname(folder) for folder in run_folders(root)}):
         name = "runs-" + re.sub(r"[^A-Za-z0-9._-]", "_", os.path.relpath(point, root)) + ".tar.gz"
         target = os.path.join(out, name)
         with atomic_path(target) as temporary, tarfile.open(temporary, "w:gz") as archive:
@@ -184,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parallel", type=int, default=9, help="runs (or stacked groups) of the grid side by side")
     parser.add_argument("--stack", type=int, default=1, help="train up to this many of a grid point's seeds as one "
                         "model under jax.vmap (benchmarks.stacked); with --stack 3, --parallel 3 runs the grid")
+    parser.add_argument("--preset", default="paper", help="the sweep preset whose runs train (benchmarks.study.grid); "
+                        "at most 5 of its grid points a call, as each comes back as one archive")
     parser.add_argument("--filter", action="append", default=[],
                         help=f"runs of the grid to train (default: every {GRID_FILTER} run)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "gpu_check"),
@@ -212,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_timings:
         found.update(timings(args.tiny, args.members, time.time() + TIMINGS_SHARE * args.seconds))
     sweep_started = time.time()
-    code = run_until(sweep_command(root, args.tiny, args.parallel, args.filter or [GRID_FILTER], args.stack),
+    code = run_until(sweep_command(root, args.tiny, args.parallel, args.filter or [GRID_FILTER], args.stack,
+                                   args.preset),
                      deadline - 30, os.path.join(args.out, "sweep.log"))
     found["grid"] = {"sweep_s": time.time() - sweep_started, "exit_code": code,
                      "stopped_at_deadline": code is None, "runs": grid_state(root)}

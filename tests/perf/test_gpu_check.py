@@ -23,23 +23,30 @@ def load_script():
 def test_archives_keep_each_runs_newest_checkpoint_and_unpack_only_inside_their_root(tmp_path):
     gpu_check = load_script()
     root = tmp_path / "runs"
-    for seed, steps in ((0, (1000, 2000, 2500)), (1, (1000,))):
-        folder = root / "cnn_beta_vae" / "beta=1" / f"seed={seed}"
+    for point, seed, steps in (("cnn_beta_vae/beta=1", 0, (1000, 2000, 2500)), ("cnn_beta_vae/beta=1", 1, (1000,)),
+                               ("s=0.1/rnn_beta_vae/beta=1", 2, (3000,))):
+        folder = root / point / f"seed={seed}"
         (folder / "checkpoints").mkdir(parents=True)
         (folder / "config.gin").write_text("train.seed = %d\n" % seed)
         for step in steps:
             (folder / "checkpoints" / f"ckpt-{step}.npz").write_bytes(b"x")
+    (root / "s=0.1/rnn_beta_vae/beta=1/seed=2/results.json").write_text("{}")  # finished: no checkpoint travels
     (tmp_path / "out").mkdir()
-    [archive] = gpu_check.pack(str(root), str(tmp_path / "out"))
+    archive, deeper = gpu_check.pack(str(root), str(tmp_path / "out"))
     assert os.path.basename(archive) == "runs-cnn_beta_vae_beta_1.tar.gz"
+    assert os.path.basename(deeper) == "runs-s_0.1_rnn_beta_vae_beta_1.tar.gz"
     with tarfile.open(archive) as opened:
         names = sorted(n for n in opened.getnames() if "ckpt-" in n)
     assert names == ["cnn_beta_vae/beta=1/seed=0/checkpoints/ckpt-2500.npz",
                      "cnn_beta_vae/beta=1/seed=1/checkpoints/ckpt-1000.npz"]
+    with tarfile.open(deeper) as opened:
+        assert "s=0.1/rnn_beta_vae/beta=1/seed=2/results.json" in opened.getnames()
+        assert not [n for n in opened.getnames() if "ckpt-" in n]
     assert gpu_check.grid_state(str(root))["cnn_beta_vae/beta=1/seed=0"] == {"finished": False,
                                                                              "newest_checkpoint_step": 2500}
 
-    assert gpu_check.unpack(str(tmp_path / "out"), str(tmp_path / "elsewhere")) == [os.path.basename(archive)]
+    assert gpu_check.unpack(str(tmp_path / "out"), str(tmp_path / "elsewhere")) == [os.path.basename(archive),
+                                                                                     os.path.basename(deeper)]
     assert (tmp_path / "elsewhere" / "cnn_beta_vae" / "beta=1" / "seed=1" / "config.gin").read_text() == "train.seed = 1\n"
 
     hostile = tmp_path / "hostile"
