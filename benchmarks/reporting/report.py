@@ -443,7 +443,8 @@ def _learning_curve_figure(records: Sequence[dict], curve: str, ylabel: str, log
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(groups):]:
         axis.set_visible(False)
-    figure.suptitle(f"Validation {ylabel} per epoch (every seed a line)")
+    # On one panel's width the title takes two lines rather than being cut at the figure's edges.
+    figure.suptitle(f"Validation {ylabel} per epoch" + ("\n" if columns == 1 else " ") + "(every seed a line)")
     figure.tight_layout()
     return figure
 
