@@ -8,6 +8,7 @@ for (``--run-slow``); ``python -m pytest`` runs the integration tests and skips 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -46,16 +47,21 @@ def pytest_collection_modifyitems(config, items):
 def temporary_files_under_basetemp(tmp_path_factory):
     """Temporary files of the tests and of the processes they start go to ``<basetemp>/tmp``, which pytest
     removes with its old base folders, instead of /tmp: TensorFlow's autograph files, TFDS's ``tmp*tfds``
-    folders, Ray's session folders (``RAY_TMPDIR``), anything else made through :mod:`tempfile`."""
+    folders, anything else made through :mod:`tempfile`; Ray's session folders (``RAY_TMPDIR``) go to a
+    short folder of their own, removed at the end."""
     folder = str(tmp_path_factory.mktemp("tmp", numbered=False))
+    # Ray's session folder holds AF_UNIX sockets, whose paths must stay under 108 bytes: a short folder of
+    # its own (under pytest-xdist the base folder is one level deeper, and too long).
+    ray_folder = tempfile.mkdtemp(prefix="ray")
     saved = {name: os.environ.get(name) for name in TEMPORARY_VARIABLES}
     saved_tempdir = tempfile.tempdir
     for name in TEMPORARY_VARIABLES:
-        os.environ[name] = folder
+        os.environ[name] = ray_folder if name == "RAY_TMPDIR" else folder
     tempfile.tempdir = folder
     try:
         yield folder
     finally:
+        shutil.rmtree(ray_folder, ignore_errors=True)
         tempfile.tempdir = saved_tempdir
         for name, value in saved.items():
             if value is None:

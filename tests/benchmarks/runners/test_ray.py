@@ -147,7 +147,9 @@ def ray_cluster():
     head = subprocess.Popen([sys.executable, "-c", HEAD], cwd=REPO, text=True, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        yield head.stdout.readline().strip()
+        address = head.stdout.readline().strip()
+        assert address, "the Ray head did not start (see benchmarks/runners/ray.py; its own log under RAY_TMPDIR)"
+        yield address
     finally:
         head.stdin.close()
         head.wait(timeout=120)
