@@ -13,6 +13,16 @@ import gin
 from dmelodies_tfds.text import without_addresses
 
 
+# The bindings that pick a run's seeds (training seed, data split): what a grid point's runs differ in.
+SEED_BINDINGS = ("train.seed", "train.split_seed")
+
+
+def is_seed_binding(binding: str) -> bool:
+    """Whether ``binding`` (a gin binding or operative-config line, ``name = value``) sets one of
+    :data:`SEED_BINDINGS`."""
+    return binding.replace(" ", "").startswith(tuple(f"{name}=" for name in SEED_BINDINGS))
+
+
 class ConfigurationError(ValueError):
     """The gin configuration (or the folder it is run in) does not describe a job that can start."""
 

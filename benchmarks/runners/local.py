@@ -15,6 +15,7 @@ import sys
 from typing import Sequence
 
 from benchmarks import run_dir
+from benchmarks.gin_config import is_seed_binding
 from benchmarks.study.grid import Run
 from benchmarks.study.methods import STACKABLE
 from benchmarks.study.suites import metric_name
@@ -48,7 +49,7 @@ def stacked_groups(runs: Sequence[Run], size: int, seeds_only: bool = False) -> 
     file and a stackable method (with ``seeds_only``, as on JAX: of one grid point, differing only in
     their seeds), at most ``size`` per group; any other run is a group of its own."""
     def point(run: Run) -> tuple:
-        return tuple(b for b in run.bindings if not b.replace(" ", "").startswith("train.seed=")) if seeds_only else ()
+        return tuple(b for b in run.bindings if not is_seed_binding(b)) if seeds_only else ()
 
     groups: list[list[Run]] = []
     for run in runs:

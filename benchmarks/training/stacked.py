@@ -44,10 +44,8 @@ from keras import ops
 from benchmarks import run_dir
 from benchmarks.training import data
 from benchmarks.training import run as train_lib
-from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
+from benchmarks.gin_config import SEED_BINDINGS, ConfigurationError, call_configured, is_seed_binding, parse_config
 
-# What a member's configuration may differ in when one traced step serves every member (JAX).
-SEED_BINDINGS = ("train.seed", "train.split_seed")
 STACKING_BACKENDS = ("tensorflow", "jax")
 
 
@@ -126,9 +124,9 @@ def _check_compatible(runs: list[train_lib.PreparedRun], operative_configs: list
 
 
 def without_seeds(operative_config: str) -> str:
-    """An operative gin configuration without the bindings of :data:`SEED_BINDINGS`."""
-    return "\n".join(line for line in operative_config.splitlines()
-                     if not line.replace(" ", "").startswith(tuple(f"{name}=" for name in SEED_BINDINGS)))
+    """An operative gin configuration without its seed bindings: what a member may differ in when one
+    traced step serves every member (JAX)."""
+    return "\n".join(line for line in operative_config.splitlines() if not is_seed_binding(line))
 
 
 class _TensorFlowGroup:
@@ -253,13 +251,16 @@ class _JaxGroup:
         return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
                 model.metrics_variables)
 
-    def restack(self) -> None:
-        """Reads every member's variables (restored or initial) into the state."""
+    def _stacked(self, g: int) -> list:
+        """The members' values of variable group ``g`` (see :meth:`_variables`), stacked variable by variable."""
         import jax.numpy as jnp
 
-        members = [self._variables(model) for model in self.models]
-        self.state = tuple([jnp.stack([groups[g][j].value for groups in members]) for j in range(len(group))]
-                           for g, group in enumerate(members[0]))
+        return [jnp.stack(values) for values in zip(*([v.value for v in self._variables(model)[g]]
+                                                      for model in self.models))]
+
+    def restack(self) -> None:
+        """Reads every member's variables (restored or initial) into the state."""
+        self.state = tuple(self._stacked(g) for g in range(4))
 
     def validated(self, k: int) -> None:
         """Reads member ``k``'s variables back after its validation, which moved its random generators: a
@@ -278,12 +279,9 @@ class _JaxGroup:
             model.optimizer.iterations.assign(self.state[2][self._iterations][k])
 
     def reset_metrics(self) -> None:
-        import jax.numpy as jnp
-
         for model in self.models:
             model.reset_metrics()
-        self.state = (*self.state[:3], [jnp.stack([model.metrics_variables[j].value for model in self.models])
-                                        for j in range(len(self.state[3]))])
+        self.state = (*self.state[:3], self._stacked(3))
 
     def compiled_step(self):
         return self.train_step
