@@ -3,7 +3,9 @@
     python perf/backend_throughput.py [--steps 60] [--rounds 3] [--batch_size 512] [--backends tensorflow,jax,torch]
 
 A backend written ``jax:eager`` runs JAX's step un-jitted, as ``train.jit_compile = False`` makes
-``benchmarks.train`` do.
+``benchmarks.train`` do; ``jax:own`` (or ``torch:own``) draws the backend's own random numbers, as
+``train.random_numbers_from = 'backend'`` does, where runs draw TensorFlow's by default
+(:mod:`benchmarks.training.random_numbers`).
 
 Each measurement is a fresh process that builds the model on one backend, compiles its step on a warm-up
 of 5 steps, then times ``--steps`` training steps (``fit`` on random melodies, as a run trains): wall
@@ -24,7 +26,9 @@ import json, os, sys, time
 import numpy as np, keras
 from benchmarks.models import build_cnn_vae, build_rnn_vae
 from benchmarks.objectives import BetaVAE
+from benchmarks.training import random_numbers
 arch, steps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+random_numbers.use("backend" if sys.argv[4] == "own" else "tensorflow")
 keras.utils.set_random_seed(0)
 model = BetaVAE((build_cnn_vae if arch == "cnn" else build_rnn_vae)(), steps_per_epoch=100)
 model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=False if sys.argv[4] == "eager" else "auto")
@@ -44,8 +48,8 @@ print(json.dumps({"wall_s_per_step": wall / steps, "cpu_ms_per_step": 1000 * cpu
 
 def measure(backend: str, arch: str, steps: int, batch_size: int) -> dict:
     backend, _, variant = backend.partition(":")
-    if variant not in ("", "eager"):
-        raise ValueError(f"unknown variant {variant!r} of backend {backend!r}: only ':eager'")
+    if variant not in ("", "eager", "own"):
+        raise ValueError(f"unknown variant {variant!r} of backend {backend!r}: only ':eager' or ':own'")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run([sys.executable, "-c", MEASURE, arch, str(steps), str(batch_size), variant or "-"],
                                capture_output=True, text=True, env=env, check=False)

@@ -28,7 +28,7 @@ from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import make_config
 from benchmarks import run_dir
 from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks.evaluation import controllability, generalisation, ground_truth
-from benchmarks.evaluation.metrics import dci_es, dcimig, infomec, interpretability, jemmig
+from benchmarks.evaluation.metrics import dci_es, dci_fast, dcimig, infomec, interpretability, jemmig
 from benchmarks.gin_config import ConfigurationError, call_configured, parse_config
 from benchmarks.study.configs import METRICS_DIR
 from benchmarks.study.suites import STANDARD_SUITE, metric_file
@@ -54,6 +54,7 @@ METRICS: dict[str, Callable] = {
     "jemmig": jemmig.compute_jemmig,
     "infomec": infomec.compute_infomec,
     "dci_es": dci_es.compute_dci_es,
+    "dci_fast": dci_fast.compute_dci_fast,  # DCI's scores from histogram boosted trees, in seconds
     "interpretability": interpretability.compute_interpretability,
     "controllability": controllability.compute_controllability,  # needs the decoder
     "generalisation": generalisation.compute_generalisation,  # the run's own splits; the decoder if given

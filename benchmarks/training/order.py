@@ -24,37 +24,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_WORD = np.uint64(0xFFFFFFFF)
-
-
-def _philox(c0, c1, c2, c3, k0: int, k1: int):
-    """Philox4x32-10 (TensorFlow's ``PhiloxRandom::operator()``) of counters given as four arrays of 32-bit
-    words (held in uint64): the four output words."""
-    c0, c1, c2, c3 = (np.asarray(c, np.uint64) for c in (c0, c1, c2, c3))
-    k0, k1 = np.uint64(k0), np.uint64(k1)
-    for _ in range(10):
-        product0, product1 = c0 * np.uint64(0xD2511F53), c2 * np.uint64(0xCD9E8D57)
-        c0, c1, c2, c3 = ((product1 >> np.uint64(32)) ^ c1 ^ k0, product1 & _WORD,
-                          (product0 >> np.uint64(32)) ^ c3 ^ k1, product0 & _WORD)
-        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & _WORD, (k1 + np.uint64(0xBB67AE85)) & _WORD
-    return c0, c1, c2, c3
-
-
-def _key_counter(seed: int, epoch: int) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
-    """The Philox key and counter TensorFlow derives from the int64 seed pair ``[seed, epoch]``."""
-    s0, s1 = int(seed) % 2**64, int(epoch) % 2**64  # int64 -> uint64, as the kernel casts
-    m0, m1, m2, m3 = (int(word) for word in _philox(s0 & 0xFFFFFFFF, s0 >> 32, s1 & 0xFFFFFFFF, s1 >> 32,
-                                                    0x3EC8F720, 0x02461E29))
-    return (m0, m1), (0, 0, m2, m3)
+from benchmarks.training import philox
 
 
 def _words(count: int, seed: int, epoch: int) -> np.ndarray:
-    """The first ``count`` 32-bit words of the generator of ``[seed, epoch]``, as uint64."""
-    (k0, k1), (_, _, c2, c3) = _key_counter(seed, epoch)
-    blocks = np.arange(-(-count // 4), dtype=np.uint64)  # fewer than 2**64: no carry into c2
-    words = _philox(blocks & _WORD, blocks >> np.uint64(32), np.full_like(blocks, c2), np.full_like(blocks, c3),
-                    k0, k1)
-    return np.stack(words, axis=1).reshape(-1)[:count]
+    """The first ``count`` 32-bit words of the generator of the int64 seed pair ``[seed, epoch]``, as uint64."""
+    s0, s1 = int(seed) % 2**64, int(epoch) % 2**64  # int64 -> uint64, as the kernel casts
+    key, counter_high = philox.key_and_counter(s0 & philox.MASK, s0 >> 32, s1 & philox.MASK, s1 >> 32)
+    index = np.arange(-(-count // 4), dtype=np.uint64)
+    return np.stack(philox.blocks(index, key, counter_high), axis=1).reshape(-1)[:count]
 
 
 def _swap_all(target: np.ndarray) -> np.ndarray:

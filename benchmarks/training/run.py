@@ -20,7 +20,7 @@ from benchmarks.gin_config import ConfigurationError, call_configured, parse_con
 from benchmarks.models import Architecture
 from benchmarks.objectives import VAE
 from benchmarks.provenance import provenance
-from benchmarks.training import callbacks, checkpoints, data
+from benchmarks.training import callbacks, checkpoints, data, random_numbers
 from dmelodies_tfds import console
 from dmelodies_tfds.atomic import atomic_path, write_text
 
@@ -51,6 +51,7 @@ def train(
     steps_per_execution: int | None = None,
     jit_compile: bool | None = None,
     verbose: str | int = "auto",
+    random_numbers_from: str = "tensorflow",
     prepare_only: bool = False,
 ) -> dict | PreparedRun:
     """Trains ``objective`` on ``architecture`` and leaves in ``model_dir``:
@@ -79,6 +80,9 @@ def train(
         epoch is 1,852 steps): fewer Python round trips (perf/PROFILE.md), with logs and checkpoints at the same steps as one step per call. The computation is the same;
         the NaN guard sees every k-th step (a non-finite loss shows in the epoch's running mean).
       jit_compile: compile the training step with XLA. None: :func:`default_jit_compile`.
+      random_numbers_from: ``"tensorflow"``: every backend draws TensorFlow's random numbers for the seed, so
+        a seed gives the same initial weights, samples and masks on TensorFlow, JAX and PyTorch (to float32
+        rounding: :mod:`benchmarks.training.random_numbers`); ``"backend"``: the backend's own generator.
     """
     config = gin.config_str()
     _check_arguments(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed,
@@ -95,6 +99,7 @@ def train(
     explicit_steps_per_execution = steps_per_execution is not None
     try:
         splits = {split: dataset.load(split, split_seed) for split in ("train", "validation", "test")}
+        random_numbers.use(random_numbers_from)
         # After loading: a first-use TFDS build draws from Python's `random`, which Keras seeds from.
         keras.utils.set_random_seed(seed)  # initial weights, sampling, dropout, teacher forcing
         steps_per_epoch = data.epoch_steps(len(splits["train"]), batch_size, steps_per_epoch)
@@ -233,6 +238,7 @@ def _finish(run: PreparedRun, wall_time, operative_config: str, **extra) -> dict
         "test_loss": float(test["loss"]),
         "test_metrics": {name: float(value) for name, value in test.items()},
         "backend": keras.backend.backend(),
+        "random_numbers": random_numbers.in_use(),
         "dataset": dataset.name,
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),

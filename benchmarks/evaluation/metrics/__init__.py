@@ -8,5 +8,6 @@ from the same codes and the same bins.
 - :mod:`benchmarks.evaluation.metrics.jemmig`: JEMMIG (Do & Tran, ICLR 2020).
 - :mod:`benchmarks.evaluation.metrics.infomec`: InfoM, InfoE and InfoC (Hsu et al., NeurIPS 2023).
 - :mod:`benchmarks.evaluation.metrics.dci_es`: DCI-ES, explicitness and size beside D, C and I (Eastwood et al., ICLR 2023).
+- :mod:`benchmarks.evaluation.metrics.dci_fast`: DCI's scores from histogram gradient-boosted trees, in seconds.
 - :mod:`benchmarks.evaluation.metrics.interpretability`: Adel et al.'s interpretability, as Pati & Lerch use it.
 """

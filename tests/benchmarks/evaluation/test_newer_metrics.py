@@ -86,3 +86,54 @@ def test_interpretability_finds_each_factors_dimension_and_falls_to_zero_on_nois
     assert scored["interpretability_0"] == pytest.approx(1.0) and scored["interpretability_2"] == pytest.approx(1.0)
     assert scored["interpretability_1"] < 0.2 and scored["interpretability_3"] < 0.99
     assert interpretability(codes, labels, seed=0) == scores  # deterministic for a seed
+
+
+def _factors_and_codes(num: int, seed: int):
+    """Four uniform factors (n, 4) and an oracle code: each factor in its own dimension, plus two noise ones."""
+    rng = np.random.default_rng(seed)
+    labels = np.stack([rng.integers(0, size, num) for size in (12, 3, 2, 5)], axis=1)
+    codes = np.concatenate([labels + 0.1 * rng.standard_normal(labels.shape), rng.standard_normal((num, 2))], axis=1)
+    return labels, codes
+
+
+def test_fast_dci_is_decisive_and_close_to_disentanglement_libs():
+    """The oracle code scores D, C and I near 1, and as disentanglement_lib's DCI scores it; a noise code
+    scores I at chance; one dimension carrying two factors costs disentanglement."""
+    pytest.importorskip("lightgbm")
+    from benchmarks.evaluation.metrics.dci_fast import importance_matrix
+    from disentanglement_lib.evaluation.metrics import dci
+
+    labels, codes = _factors_and_codes(1500, 0)
+    test_labels, test_codes = _factors_and_codes(500, 1)
+    importance, train, test = importance_matrix(codes.T, labels.T, test_codes.T, test_labels.T)
+    assert importance.shape == (6, 4) and np.allclose(importance.sum(axis=0), 1.0)
+    assert np.array_equal(importance.argmax(axis=0), np.arange(4))
+    assert dci.disentanglement(importance) > 0.9 and dci.completeness(importance) > 0.9 and test > 0.99
+    standard = dci._compute_dci(codes.T, labels.T, test_codes.T, test_labels.T)
+    assert dci.disentanglement(importance) == pytest.approx(standard["disentanglement"], abs=0.05)
+    assert dci.completeness(importance) == pytest.approx(standard["completeness"], abs=0.05)
+    assert test == pytest.approx(standard["informativeness_test"], abs=0.01)
+
+    rng = np.random.default_rng(2)
+    _, _, chance = importance_matrix(rng.standard_normal((6, 1500)), labels.T, rng.standard_normal((6, 500)),
+                                     test_labels.T)
+    assert chance < 0.5  # the factors' chance accuracies average 0.34
+
+    mixed, test_mixed = codes.copy(), test_codes.copy()
+    for c, y in ((mixed, labels), (test_mixed, test_labels)):
+        c[:, 1] = y[:, 1] + 3 * y[:, 3]
+        c[:, 3] = np.random.default_rng(3).standard_normal(len(c))
+    importance_mixed, _, _ = importance_matrix(mixed.T, labels.T, test_mixed.T, test_labels.T)
+    assert dci.disentanglement(importance_mixed) < dci.disentanglement(importance) - 0.1
+    again, _, _ = importance_matrix(codes.T, labels.T, test_codes.T, test_labels.T)
+    assert np.array_equal(again, importance)  # deterministic
+
+
+def test_evaluate_scores_fast_dci_with_its_config():
+    pytest.importorskip("lightgbm")
+    labels = lambda tokens: d.factors_from_tokens(tokens).astype(np.float64)  # noqa: E731
+    results = evaluate.score(labels, ["dci_fast"], gin_bindings=["dci_fast.num_train = 1000",
+                                                                "dci_fast.num_test = 500"])
+    scores = results["dci_fast"]["scores"]["dci_fast"]
+    assert set(scores) == {"disentanglement", "completeness", "informativeness_train", "informativeness_test"}
+    assert scores["disentanglement"] > 0.9 and scores["informativeness_test"] > 0.99

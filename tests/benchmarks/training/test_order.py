@@ -46,14 +46,6 @@ def test_every_small_size_and_larger_seeds():
                                           _tensorflow(num_examples, seed, epoch))
 
 
-def test_the_seed_scrambling_is_tensorflows():
-    for seed, epoch in ((0, 0), (1, 99), (-1, 5), (2**40 + 3, 2**33)):
-        key, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=tf.constant([seed, epoch], tf.int64))
-        (k0, k1), (c0, c1, c2, c3) = order._key_counter(seed, epoch)
-        assert key.numpy().tolist() == [k0 | k1 << 32]
-        assert counter.numpy().tolist() == [c0 | c1 << 32, c2 | c3 << 32]
-
-
 def test_the_unwound_swaps_are_the_swap_loop():
     for num_examples in (2, 5, 64, 3000):
         for seed in range(25):
