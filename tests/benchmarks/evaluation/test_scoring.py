@@ -20,6 +20,7 @@ SMALL = {
     "modularity_explicitness": ["modularity_explicitness.num_train = 300", "modularity_explicitness.num_test = 200"],
     "sap_score": ["sap_score.num_train = 300", "sap_score.num_test = 200"],
     "dci": ["dci.num_train = 60", "dci.num_test = 40"],
+    "dci_fast": ["dci_fast.num_train = 60", "dci_fast.num_test = 40"],
     "beta_vae_sklearn": ["beta_vae_sklearn.num_train = 60", "beta_vae_sklearn.num_eval = 40",
                          "beta_vae_sklearn.batch_size = 8"],
     "factor_vae_metric": ["factor_vae_score.num_train = 60", "factor_vae_score.num_eval = 40",
