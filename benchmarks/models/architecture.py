@@ -6,6 +6,8 @@ from typing import Callable, Optional
 
 import keras
 
+from benchmarks.models.members import ONE_RUN, OneRun
+
 # protocol §6: every weight matrix (dense, convolution, embedding, recurrent) starts Glorot/Xavier-normal.
 INITIALIZER = "glorot_normal"
 
@@ -22,9 +24,13 @@ class Architecture:
       likelihood: the output distribution: "categorical" (token logits, protocol §6) or "bernoulli" (pixels).
       teacher_forced_decoder: ``[z, targets]`` -> logits sharing the decoder's weights, for decoders that
         are teacher-forced in training (the RNN, protocol §6); None when training decodes like evaluation.
-      training_encoder: ``(inputs, training)`` -> ``[z_mean, z_log_std]``: the encoder's function from the
-        encoder's own weights and random layers, in a formulation that trains faster than Keras' layers
+      training_encoder: ``(inputs, training, runs)`` -> ``[z_mean, z_log_std]``: the encoder's function from
+        the encoder's own weights and random layers, in a formulation that trains faster than Keras' layers
         allow (the CNN's and the RNN's); None to train ``encoder`` itself.
+      training_decoder: ``(z, targets, training, runs)`` -> logits: the function of ``teacher_forced_decoder``
+        (or of ``decoder`` when there is none), written against :mod:`benchmarks.models.members` like
+        ``training_encoder`` so that K stacked runs (:mod:`benchmarks.models.stacked`) compute it too;
+        None where the architecture does not stack.
     """
 
     name: str
@@ -33,6 +39,7 @@ class Architecture:
     likelihood: str = "categorical"
     teacher_forced_decoder: Optional[keras.Model] = None
     training_encoder: Optional[Callable[..., list]] = None
+    training_decoder: Optional[Callable[..., object]] = None
 
     def count_params(self) -> dict[str, int]:
         """Parameters of the encoder, the decoder and both, for the run log (protocol §6 sizes)."""
@@ -55,8 +62,8 @@ def gaussian_head_layers(encoder: keras.Model) -> list:
     return [(encoder.get_layer(f"{head}_hidden"), encoder.get_layer(head)) for head in ("z_mean", "z_log_std")]
 
 
-def gaussian_heads_of(encoder: keras.Model):
-    """features -> ``[z_mean, z_log_std]`` through the heads :func:`gaussian_heads` built into ``encoder``:
-    for the faster training formulations of an encoder, which share its layers."""
-    layers = gaussian_head_layers(encoder)
-    return lambda features: [head(hidden(features)) for hidden, head in layers]
+def apply_gaussian_heads(head_layers: list, features, runs: OneRun = ONE_RUN) -> list:
+    """features -> ``[z_mean, z_log_std]`` through the ``(hidden, output)`` layers of
+    :func:`gaussian_head_layers`, for ``runs`` (:mod:`benchmarks.models.members`; one run by default):
+    the heads of the encoders' faster training formulations, which share the encoder's layers."""
+    return [runs.layer(head, runs.layer(hidden, features)) for hidden, head in head_layers]

@@ -6,7 +6,9 @@ import keras
 from keras import ops
 
 import dmelodies_tfds
-from benchmarks.models.architecture import INITIALIZER, Architecture, gaussian_heads, gaussian_heads_of
+from benchmarks.models.architecture import (INITIALIZER, Architecture, apply_gaussian_heads, gaussian_head_layers,
+                                           gaussian_heads)
+from benchmarks.models.members import ONE_RUN, OneRun
 from benchmarks.models.banded import BandedConv1DTranspose, banded_convolution
 
 # Kernel 4, stride 2, padding 1 halves (or, transposed, doubles) the length: 16 -> 8 -> 4 -> 2 -> 1.
@@ -28,13 +30,26 @@ class BandedEncoder:
         self.embedding = encoder.get_layer("embedding")
         self.stages = [(encoder.get_layer(f"conv{i + 1}"), encoder.get_layer(f"dropout{i + 1}"))
                        for i in range(num_convolutions)]
-        self.heads = gaussian_heads_of(encoder)
+        self.heads = gaussian_head_layers(encoder)
 
-    def __call__(self, tokens, training=False):
-        x = self.embedding(tokens)
+    def __call__(self, tokens, training=False, runs: OneRun = ONE_RUN):
+        x = runs.layer(self.embedding, tokens)
         for convolution, dropout in self.stages:
-            x = dropout(banded_convolution(convolution, x), training=training)
-        return self.heads(ops.mean(x, axis=1))
+            x = banded_convolution(convolution, x, runs.weight(convolution.kernel), runs.weight(convolution.bias))
+            x = runs.layer(dropout, x, training)
+        return apply_gaussian_heads(self.heads, ops.mean(x, axis=-2), runs)
+
+
+def layerwise_decoder(decoder: keras.Model):
+    """The decoder's function for training: its layers in order, for ``runs`` (for one run, ``decoder(z)``;
+    the decoder is deterministic and not teacher-forced, so ``targets`` and ``training`` change nothing)."""
+
+    def decode(z, targets=None, training=None, runs: OneRun = ONE_RUN):
+        for layer in decoder.layers[1:]:  # after its input
+            z = runs.layer(layer, z)
+        return z
+
+    return decode
 
 
 @gin.configurable("cnn_vae")
@@ -68,4 +83,5 @@ def build_cnn_vae(
         raise ValueError(
             f"{len(channels)} stride-2 layers decode length {decoder.output_shape[1]}, not {sequence_length}"
         )
-    return Architecture("cnn", encoder, decoder, training_encoder=BandedEncoder(encoder, len(channels)))
+    return Architecture("cnn", encoder, decoder, training_encoder=BandedEncoder(encoder, len(channels)),
+                        training_decoder=layerwise_decoder(decoder))

@@ -12,7 +12,9 @@ import keras
 from keras import ops
 
 import dmelodies_tfds
-from benchmarks.models.architecture import INITIALIZER, Architecture, gaussian_heads, gaussian_heads_of
+from benchmarks.models.architecture import (INITIALIZER, Architecture, apply_gaussian_heads, gaussian_head_layers,
+                                           gaussian_heads)
+from benchmarks.models.members import ONE_RUN, OneRun
 
 
 # Keras' GRU cells compute the same gates either way; implementation 1 (one matmul per gate, on slices
@@ -31,31 +33,30 @@ def _dense(units: int, name: str, activation=None) -> keras.layers.Dense:
     return keras.layers.Dense(units, activation=activation, kernel_initializer=INITIALIZER, name=name)
 
 
-def _input_projection(cell: keras.layers.GRUCell, inputs):
+def _input_projection(cell: keras.layers.GRUCell, inputs, runs: OneRun = ONE_RUN):
     """``x W + b_x`` for the three gates at once: the part of a GRU step that does not depend on the
     state, so that a caller can compute it once for inputs that repeat (see :class:`HierarchicalDecoder`)."""
-    return ops.matmul(inputs, cell.kernel) + cell.bias[0]
+    return (runs.matmul(inputs, runs.weight(cell.kernel))
+            + runs.bias(runs.weight(cell.bias)[..., 0, :], len(inputs.shape)))
 
 
-def gru_update(cell: keras.layers.GRUCell, input_projection, state, recurrent_kernel=None, recurrent_bias=None):
+def gru_update(cell: keras.layers.GRUCell, input_projection, state, runs: OneRun = ONE_RUN):
     """The rest of Keras' ``GRUCell`` step (``reset_after=True``, PyTorch's GRU) from the input projection:
     the same gates, computed with one recurrent matmul and one split per step instead of Keras' per-gate
-    slices (perf/PROFILE.md: the decoder's step is dominated by its number of small ops). The recurrent
-    weights default to the cell's; :mod:`benchmarks.models.stacked` passes stacked ones."""
-    recurrent_kernel = cell.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
-    recurrent_bias = cell.bias[1] if recurrent_bias is None else recurrent_bias
+    slices (perf/PROFILE.md: the decoder's step is dominated by its number of small ops)."""
     x_z, x_r, x_h = ops.split(input_projection, 3, axis=-1)
-    h_z, h_r, h_h = ops.split(ops.matmul(state, recurrent_kernel) + recurrent_bias, 3, axis=-1)
+    recurrent = (runs.matmul(state, runs.weight(cell.recurrent_kernel))
+                 + runs.bias(runs.weight(cell.bias)[..., 1, :], len(state.shape)))
+    h_z, h_r, h_h = ops.split(recurrent, 3, axis=-1)
     z = cell.recurrent_activation(x_z + h_z)
     r = cell.recurrent_activation(x_r + h_r)
     candidate = cell.activation(x_h + r * h_h)
     return z * state + (1 - z) * candidate
 
 
-def step(cells, first_projection, states, dropout, training, project=_input_projection, update=gru_update):
+def step(cells, first_projection, states, dropout, training, runs: OneRun = ONE_RUN):
     """One time step through stacked GRU cells, given the first layer's input projection; returns the top
-    output and every layer's new state. ``project`` and ``update`` (the cell's own weights by default)
-    and ``dropout`` (a callable like a Dropout layer) are what :mod:`benchmarks.models.stacked` replaces.
+    output and every layer's new state.
 
     As PyTorch's multi-layer GRU (the original's ``dropout=0.2``): each layer's output is dropped out
     on its way into the next layer, while the state it carries to the next step is left untouched.
@@ -63,18 +64,18 @@ def step(cells, first_projection, states, dropout, training, project=_input_proj
     new_states, projection = [], first_projection
     for layer, (cell, state) in enumerate(zip(cells, states)):
         if layer:
-            projection = project(cell, dropout(new_states[-1], training=training))
-        new_states.append(update(cell, projection, state))
+            projection = _input_projection(cell, runs.layer(dropout, new_states[-1], training), runs)
+        new_states.append(gru_update(cell, projection, state, runs))
     return new_states[-1], new_states
 
 
-def run_direction(cell, projections, reverse: bool, update=gru_update) -> list:
+def run_direction(cell, projections, reverse: bool, runs: OneRun = ONE_RUN) -> list:
     """One direction of a GRU layer over its per-step input projections, from a zero state; returns the
     states in time order (a backward direction runs from the last step and is returned reversed)."""
     state = ops.zeros_like(projections[0][..., : cell.units])
     outputs = []
     for projection in (reversed(projections) if reverse else projections):
-        state = update(cell, projection, state)
+        state = gru_update(cell, projection, state, runs)
         outputs.append(state)
     return outputs[::-1] if reverse else outputs
 
@@ -126,35 +127,44 @@ class HierarchicalDecoder(keras.layers.Layer):
         self.to_logits.build((batch, self.units))
 
     def call(self, z, targets=None, training=None):
+        return self.decode(z, targets, training)
+
+    def decode(self, z, targets=None, training=None, runs: OneRun = ONE_RUN):
+        """:meth:`call` for ``runs`` (:mod:`benchmarks.models.members`): each run's ``z``, ``targets``
+        and logits on the axes ``runs.leading`` in front of the batch axis."""
         teacher_forced = None
         if training and targets is not None:
-            teacher_forced = keras.random.uniform((), seed=self.seed_generator) < self.teacher_forcing
+            teacher_forced = runs.draw(self, lambda layer: keras.random.uniform((), seed=layer.seed_generator)
+                                       < layer.teacher_forcing)
         # Inputs that repeat are projected once (the GRU's x W + b does not depend on its state): the
         # bar GRU's constant input, and the slot GRU's two parts, [previous token's embedding, bar input]:
         # each token's embedding through its slice of the kernel (a table of one row per token, gathered
-        # every step),
-        # and each bar's input through the rest, once per bar.
-        bar_projection = _input_projection(self.bar_cells[0], ops.reshape(self.bar_input, (1, 1)))
-        slot_cell = self.slot_cells[0]
-        token_kernel = slot_cell.kernel[: self.embedding_dim]
-        token_table = ops.matmul(self.token_embedding.embeddings, token_kernel)
-        previous = ops.matmul(ops.reshape(self.start_token, (1, self.embedding_dim)), token_kernel)
-        bar_states = ops.split(self.z_to_bar_state(z), self.num_layers, axis=-1)
+        # every step), and each bar's input through the rest, once per bar.
+        leading, embedding_dim = runs.leading, self.embedding_dim
+        bar_projection = _input_projection(self.bar_cells[0],
+                                           ops.reshape(runs.weight(self.bar_input), (*leading, 1, 1)), runs)
+        slot_kernel, slot_bias = runs.weight(self.slot_cells[0].kernel), runs.weight(self.slot_cells[0].bias)
+        token_kernel = slot_kernel[..., :embedding_dim, :]
+        token_table = runs.matmul(runs.weight(self.token_embedding.embeddings), token_kernel)
+        previous = runs.matmul(ops.reshape(runs.weight(self.start_token), (*leading, 1, embedding_dim)),
+                               token_kernel)
+        bar_states = ops.split(runs.layer(self.z_to_bar_state, z), self.num_layers, axis=-1)
         logits = []
         for _ in range(self.bars):
-            bar, bar_states = step(self.bar_cells, bar_projection, bar_states, self.bar_dropout, training)
-            slot_states = ops.split(self.bar_to_slot_state(bar), self.num_layers, axis=-1)
-            slot_projection = (ops.matmul(self.bar_to_slot_input(bar), slot_cell.kernel[self.embedding_dim:])
-                               + slot_cell.bias[0])
+            bar, bar_states = step(self.bar_cells, bar_projection, bar_states, self.bar_dropout, training, runs)
+            slot_states = ops.split(runs.layer(self.bar_to_slot_state, bar), self.num_layers, axis=-1)
+            slot_projection = (runs.matmul(runs.layer(self.bar_to_slot_input, bar), slot_kernel[..., embedding_dim:, :])
+                               + runs.bias(slot_bias[..., 0, :], len(bar.shape)))
             for _ in range(self.slots_per_bar):
                 output, slot_states = step(self.slot_cells, previous + slot_projection, slot_states,
-                                            self.slot_dropout, training)
-                logits.append(self.to_logits(output))
+                                            self.slot_dropout, training, runs)
+                logits.append(runs.layer(self.to_logits, output))
                 token = ops.argmax(logits[-1], axis=-1)
                 if teacher_forced is not None:
-                    token = ops.where(teacher_forced, ops.cast(targets[:, len(logits) - 1], token.dtype), token)
-                previous = ops.take(token_table, token, axis=0)
-        return ops.stack(logits, axis=1)
+                    forced = ops.cast(targets[..., len(logits) - 1], token.dtype)
+                    token = ops.where(runs.per_run(teacher_forced, len(token.shape)), forced, token)
+                previous = runs.gather(token_table, token)
+        return ops.stack(logits, axis=-2)
 
     def compute_output_shape(self, z_shape, targets_shape=None):
         return (z_shape[0], self.bars * self.slots_per_bar, self.vocabulary_size)
@@ -185,21 +195,21 @@ class FusedEncoder:
         self.embedding = encoder.get_layer("embedding")
         self.bidirectional = [encoder.get_layer(f"bidirectional{i + 1}") for i in range(layers)]
         self.dropout = encoder.get_layer("dropout_between_layers")
-        self.heads = gaussian_heads_of(encoder)
+        self.heads = gaussian_head_layers(encoder)
 
-    def __call__(self, tokens, training=False):
-        x = self.embedding(tokens)
+    def __call__(self, tokens, training=False, runs: OneRun = ONE_RUN):
+        x = runs.layer(self.embedding, tokens)
         final_states = []
         for layer, bidirectional in enumerate(self.bidirectional):
             if layer:
-                x = self.dropout(x, training=training)
+                x = runs.layer(self.dropout, x, training)
             directions = []
             for gru, reverse in ((bidirectional.forward_layer, False), (bidirectional.backward_layer, True)):
-                projections = ops.unstack(_input_projection(gru.cell, x), axis=1)
-                directions.append(run_direction(gru.cell, projections, reverse))
+                projections = ops.unstack(_input_projection(gru.cell, x, runs), axis=-2)
+                directions.append(run_direction(gru.cell, projections, reverse, runs))
             final_states += [directions[0][-1], directions[1][0]]
-            x = ops.concatenate([ops.stack(directions[0], axis=1), ops.stack(directions[1], axis=1)], axis=-1)
-        return self.heads(ops.concatenate(final_states, axis=-1))
+            x = ops.concatenate([ops.stack(directions[0], axis=-2), ops.stack(directions[1], axis=-2)], axis=-1)
+        return apply_gaussian_heads(self.heads, ops.concatenate(final_states, axis=-1), runs)
 
 
 @gin.configurable("rnn_vae")
@@ -243,4 +253,4 @@ def build_rnn_vae(
     decoder = keras.Model(z, layer(z), name="rnn_decoder")
     teacher_forced = keras.Model([z, targets], layer(z, targets), name="rnn_teacher_forced_decoder")
     return Architecture("rnn", encoder, decoder, teacher_forced_decoder=teacher_forced,
-                        training_encoder=FusedEncoder(encoder))
+                        training_encoder=FusedEncoder(encoder), training_decoder=layer.decode)

@@ -3,26 +3,23 @@
 The benchmark networks are small (126k and 289k parameters): one run's ops are too small to split
 well between CPU cores or to keep an accelerator busy. Stacking K runs' weights turns each of a
 step's ops into one op over K times the work (batched matmuls), which shares each op's fixed cost
-and splits better (perf/PROFILE.md has the figures). The computation per member is the
-training formulation of a single run (:class:`~benchmarks.models.cnn_vae.BandedEncoder`,
-:class:`~benchmarks.models.rnn_vae.FusedEncoder`, :class:`~benchmarks.models.rnn_vae.HierarchicalDecoder`)
-with the member's own weights, and every random draw (dropout masks, posterior samples, teacher
-forcing) is made by the member's own layers, from their own seed generators, in the order a single
-run makes it: member k follows the single run with its seed and configuration, up to the order of
-floating-point sums in the batched ops.
+and splits better (perf/PROFILE.md has the figures). The networks' own training formulations compute
+the stack (:mod:`benchmarks.models.members`): :class:`StackedRuns` only says how a stacked weight is
+applied, and makes every random draw (dropout masks, teacher forcing) with the member's own layer, from
+its own seed generator, in the order a single run makes it. So member k follows the single run with its
+seed and configuration, up to the order of floating-point sums in the batched ops.
 """
 from __future__ import annotations
 
-import functools
 from typing import Sequence
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from benchmarks.models.architecture import Architecture, gaussian_head_layers
-from benchmarks.models.banded import BandedConv1DTranspose, banded_convolution
-from benchmarks.models.rnn_vae import gru_update, run_direction, step
+from benchmarks.models.architecture import Architecture
+from benchmarks.models.banded import banded_convolution
+from benchmarks.models.members import OneRun
 
 
 class StackedWeights:
@@ -58,14 +55,70 @@ class StackedWeights:
             stacked.assign(ops.stack([weights[j].value for weights in self.members]))
 
 
-def _per_member(layers, x, training):
-    """Member k's dropout layer on slice k of ``x``: each mask drawn from that layer's own generator, as
-    Keras' dropout draws it (``tf.nn.experimental.stateless_dropout``: keep where uniform >= rate, scale
-    by 1 / (1 - rate)), and applied to the whole stack at once (slicing the activations apart would
-    cost, in the gradient, a zero-padded copy of the stack per member)."""
+class StackedRuns(OneRun):
+    """The operations of :mod:`benchmarks.models.members` for K runs of one architecture: tensors carry
+    the runs on a leading axis, weights come from :class:`StackedWeights`, and a layer with random
+    behaviour is applied as each run's own layer on its slice."""
+
+    def __init__(self, weights: StackedWeights, architectures: Sequence[Architecture]):
+        self.weights, self.leading = weights, (len(architectures),)
+        self._peers = {}  # id(a layer of the first run) -> that layer in every run
+        walks = [[layer for model in (arch.encoder, arch.decoder) for layer in model._flatten_layers()]
+                 for arch in architectures]
+        for layers in zip(*walks):
+            if len({(type(layer), layer.name) for layer in layers}) != 1:
+                raise ValueError(f"the stacked runs' networks differ in their layers: {[l.name for l in layers]}")
+            self._peers.setdefault(id(layers[0]), layers)
+
+    def weight(self, variable):
+        return None if variable is None else self.weights(variable)
+
+    def peers(self, layer) -> tuple:
+        """``layer`` of the first run and its counterpart in every other run."""
+        return self._peers[id(layer)]
+
+    def layer(self, layer, x, training=None):
+        if isinstance(layer, keras.layers.Dropout):
+            return _dropout(self.peers(layer), x, training)
+        if isinstance(layer, keras.layers.Embedding):
+            return self.gather(self.weight(layer.embeddings), x)
+        if isinstance(layer, keras.layers.Dense):
+            y = self.matmul(x, self.weight(layer.kernel)) + self.bias(self.weight(layer.bias), len(x.shape))
+            return layer.activation(y) if layer.activation is not None else y
+        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv1DTranspose)):
+            return banded_convolution(layer, x, self.weight(layer.kernel), self.weight(layer.bias))
+        if isinstance(layer, keras.layers.Reshape):
+            return ops.reshape(x, (*self.leading, -1, *layer.target_shape))
+        raise ValueError(f"{layer.name}: a {type(layer).__name__} layer has no stacked formulation")
+
+    def matmul(self, x, kernel):
+        """Run k's ``x[k] @ kernel[k]`` for x (K, ..., in) and kernel (K, in, out): one batched matmul."""
+        shape = ops.shape(x)
+        y = ops.matmul(ops.reshape(x, (x.shape[0], -1, x.shape[-1])), kernel)
+        return ops.reshape(y, (*[shape[i] for i in range(len(x.shape) - 1)], kernel.shape[-1]))
+
+    def bias(self, bias, ndim: int):
+        return ops.reshape(bias, (bias.shape[0],) + (1,) * (ndim - 2) + (bias.shape[-1],))
+
+    def gather(self, table, indices):
+        """Row ``indices[k, ...]`` of run k's ``table[k]``: (K, rows, d) and (K, ...) -> (K, ..., d)."""
+        return tf.gather(table, indices, batch_dims=1)  # a batched gather: Keras' ops have none
+
+    def draw(self, layer, draw):
+        return ops.stack([draw(peer) for peer in self.peers(layer)])
+
+    def per_run(self, value, ndim: int):
+        return ops.reshape(value, (value.shape[0],) + (1,) * (ndim - 1))
+
+
+def _dropout(layers, x, training):
+    """Run k's dropout layer on slice k of ``x``: each mask drawn from that layer's own generator, as
+    the layer draws it (keep where a uniform draw >= rate, scale by 1 / (1 - rate)), and applied to the
+    whole stack at once (slicing the activations apart would cost, in the gradient, a zero-padded copy
+    of the stack per run)."""
     rate = layers[0].rate
     if any(layer.rate != rate for layer in layers):
-        raise ValueError("stacked members must share their dropout rates")
+        raise ValueError("stacked runs must share their dropout rates")
     if not training or rate == 0:
         return x
     shape = tuple(x.shape[1:])
@@ -74,135 +127,16 @@ def _per_member(layers, x, training):
     return ops.where(keep, scaled, ops.zeros_like(scaled))
 
 
-def _matmul(x, kernel):
-    """Member k's ``x[k] @ kernel[k]`` for x (K, ..., in) and kernel (K, in, out): one batched matmul."""
-    shape = ops.shape(x)
-    y = ops.matmul(ops.reshape(x, (x.shape[0], -1, x.shape[-1])), kernel)
-    return ops.reshape(y, (*[shape[i] for i in range(len(x.shape) - 1)], kernel.shape[-1]))
-
-
-def _bias(bias, ndim: int):
-    """A stacked bias (K, out) shaped to add to a (K, ..., out) tensor of ``ndim`` axes."""
-    return ops.reshape(bias, (bias.shape[0],) + (1,) * (ndim - 2) + (bias.shape[-1],))
-
-
-def _dense(S: StackedWeights, layer, x):
-    """A Dense layer of every member on its slice of ``x`` (K, ..., in)."""
-    y = _matmul(x, S(layer.kernel)) + _bias(S(layer.bias), len(x.shape))
-    return layer.activation(y) if layer.activation is not None else y
-
-
-def _gaussian_heads(S: StackedWeights, encoder, features) -> list:
-    return [_dense(S, head, _dense(S, hidden, features)) for hidden, head in gaussian_head_layers(encoder)]
-
-
-def _gather(table, indices):
-    """Row ``indices[k, ...]`` of member k's ``table[k]``: (K, rows, d) and (K, ...) -> (K, ..., d)."""
-    return tf.gather(table, indices, batch_dims=1)  # a batched gather: Keras' ops have none
-
-
-# --------------------------------------------------------------------------------------------- CNN
-def _cnn_encode(S, architectures, tokens, training):
-    """:class:`~benchmarks.models.cnn_vae.BandedEncoder` for K members."""
-    first = architectures[0].training_encoder
-    x = _gather(S(first.embedding.embeddings), tokens)
-    for stages in zip(*(arch.training_encoder.stages for arch in architectures)):
-        convolution = stages[0][0]
-        x = banded_convolution(convolution, x, S(convolution.kernel), S(convolution.bias))
-        x = _per_member([dropout for _, dropout in stages], x, training)
-    return _gaussian_heads(S, architectures[0].encoder, ops.mean(x, axis=2))
-
-
-def _cnn_decode(S, architectures, z, targets, training):
-    decoder = architectures[0].decoder
-    y = ops.expand_dims(z, 2)  # (K, batch, 1, latent): z as a sequence of length 1
-    for layer in decoder.layers:
-        if isinstance(layer, BandedConv1DTranspose):
-            y = banded_convolution(layer, y, S(layer.kernel), S(layer.bias))
-    return _dense(S, decoder.get_layer("logits"), y)
-
-
-# --------------------------------------------------------------------------------------------- RNN
-def _input_projection(S, cell, x):
-    return _matmul(x, S(cell.kernel)) + _bias(S(cell.bias)[:, 0], len(x.shape))
-
-
-def _update(S, cell, projection, state):
-    return gru_update(cell, projection, state, S(cell.recurrent_kernel), ops.expand_dims(S(cell.bias)[:, 1], 1))
-
-
-def _rnn_encode(S, architectures, tokens, training):
-    """:class:`~benchmarks.models.rnn_vae.FusedEncoder` for K members."""
-    first = architectures[0].training_encoder
-    dropouts = [arch.training_encoder.dropout for arch in architectures]
-    update = functools.partial(_update, S)
-    x = _gather(S(first.embedding.embeddings), tokens)  # (K, batch, time, embedding)
-    final_states = []
-    for layer, bidirectional in enumerate(first.bidirectional):
-        if layer:
-            x = _per_member(dropouts, x, training)
-        directions = []
-        for gru, reverse in ((bidirectional.forward_layer, False), (bidirectional.backward_layer, True)):
-            projections = ops.unstack(_input_projection(S, gru.cell, x), axis=2)
-            directions.append(run_direction(gru.cell, projections, reverse, update))
-        final_states += [directions[0][-1], directions[1][0]]
-        x = ops.concatenate([ops.stack(directions[0], axis=2), ops.stack(directions[1], axis=2)], axis=-1)
-    return _gaussian_heads(S, architectures[0].encoder, ops.concatenate(final_states, axis=-1))
-
-
-def _rnn_step(S, cells, first_projection, states, dropouts, training):
-    """:func:`~benchmarks.models.rnn_vae.step` with stacked weights and each member's dropout layer."""
-    return step(cells, first_projection, states, lambda x, training: _per_member(dropouts, x, training), training,
-                project=functools.partial(_input_projection, S), update=functools.partial(_update, S))
-
-
-def _rnn_decode(S, architectures, z, targets, training):
-    """:meth:`HierarchicalDecoder.call` for K members; ``targets`` (K, batch, time) teacher-force each
-    member's batch with its own probability draw."""
-    layers = [arch.decoder.get_layer("hierarchical_decoder") for arch in architectures]
-    d = layers[0]
-    teacher_forced = None
-    if training and targets is not None:
-        teacher_forced = ops.stack([keras.random.uniform((), seed=layer.seed_generator) < layer.teacher_forcing
-                                    for layer in layers])
-    bar_cell, slot_cell = d.bar_cells[0], d.slot_cells[0]
-    members = len(layers)
-    bar_projection = _input_projection(S, bar_cell, ops.reshape(S(d.bar_input), (members, 1, 1)))
-    token_kernel = S(slot_cell.kernel)[:, : d.embedding_dim]
-    token_table = _matmul(S(d.token_embedding.embeddings), token_kernel)
-    previous = _matmul(S(d.start_token)[:, None], token_kernel)
-    slot_bias = S(slot_cell.bias)[:, 0][:, None]
-    bar_states = ops.split(_dense(S, d.z_to_bar_state, z), d.num_layers, axis=-1)
-    bar_dropouts, slot_dropouts = [layer.bar_dropout for layer in layers], [layer.slot_dropout for layer in layers]
-    logits = []
-    for _ in range(d.bars):
-        bar, bar_states = _rnn_step(S, d.bar_cells, bar_projection, bar_states, bar_dropouts, training)
-        slot_states = ops.split(_dense(S, d.bar_to_slot_state, bar), d.num_layers, axis=-1)
-        slot_projection = _matmul(_dense(S, d.bar_to_slot_input, bar), S(slot_cell.kernel)[:, d.embedding_dim:]) + slot_bias
-        for _ in range(d.slots_per_bar):
-            output, slot_states = _rnn_step(S, d.slot_cells, previous + slot_projection, slot_states,
-                                            slot_dropouts, training)
-            logits.append(_dense(S, d.to_logits, output))
-            token = ops.argmax(logits[-1], axis=-1)
-            if teacher_forced is not None:
-                forced = ops.cast(targets[:, :, len(logits) - 1], token.dtype)
-                token = ops.where(teacher_forced[:, None], forced, token)
-            previous = _gather(token_table, token)
-    return ops.stack(logits, axis=2)
-
-
-_FORWARD = {"cnn": (_cnn_encode, _cnn_decode), "rnn": (_rnn_encode, _rnn_decode)}
-
-
 def stacked_forward(S: StackedWeights, architectures: Sequence[Architecture], models, tokens, training: bool):
     """Encodes ``tokens`` (K, batch, time), samples with each member's sampling layer, and decodes
     (teacher-forced in training, as the single runs): ``(z_mean, z_log_std, z, logits)``, each (K, ...)."""
-    name = architectures[0].name
-    if name not in _FORWARD:
-        raise ValueError(f"the {name!r} architecture has no stacked formulation (only {sorted(_FORWARD)})")
-    encode, decode = _FORWARD[name]
-    z_mean, z_log_std = encode(S, architectures, tokens, training)
+    first = architectures[0]
+    if first.training_encoder is None or first.training_decoder is None:
+        raise ValueError(f"the {first.name!r} architecture has no stacked formulation (it stacks with a "
+                         "training_encoder and a training_decoder, as the CNN and the RNN have)")
+    runs = StackedRuns(S, architectures)
+    z_mean, z_log_std = first.training_encoder(tokens, training=training, runs=runs)
     z = ops.stack([model.sampling(mean, log_std) for model, mean, log_std
                    in zip(models, ops.unstack(z_mean, axis=0), ops.unstack(z_log_std, axis=0))])
-    logits = decode(S, architectures, z, tokens if training else None, training)
+    logits = first.training_decoder(z, tokens if training else None, training, runs)
     return z_mean, z_log_std, z, logits

@@ -147,24 +147,27 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     return ops.where(keep, scaled, ops.zeros_like(scaled))
 
 
+def _backend_module():
+    """The current backend's ``keras.src.backend.<name>.random`` module, or None on TensorFlow (whose
+    numbers are TensorFlow's already)."""
+    name = keras.backend.backend()
+    return importlib.import_module(f"keras.src.backend.{name}.random") if name in ("jax", "torch") else None
+
+
 def use(kind: str = "tensorflow") -> None:
     """Draws Keras' random numbers on the current backend as ``kind`` says: ``"tensorflow"`` (TensorFlow's
     numbers for the same seed, on every backend) or ``"backend"`` (the backend's own generator)."""
     if kind not in KINDS:
         raise ValueError(f"random numbers must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
-    name = keras.backend.backend()
-    if name not in ("jax", "torch"):
+    module = _backend_module()
+    if module is None:
         return
-    module = importlib.import_module(f"keras.src.backend.{name}.random")
-    originals = _originals.setdefault(name, {f: getattr(module, f) for f in _REPLACED})
+    originals = _originals.setdefault(keras.backend.backend(), {f: getattr(module, f) for f in _REPLACED})
     for function in _REPLACED:
         setattr(module, function, globals()[function] if kind == "tensorflow" else originals[function])
 
 
 def in_use() -> str:
     """Which generator Keras draws from now: ``"tensorflow"`` or ``"backend"``."""
-    name = keras.backend.backend()
-    if name not in ("jax", "torch"):
-        return "tensorflow"
-    module = importlib.import_module(f"keras.src.backend.{name}.random")
-    return "tensorflow" if module.normal is normal else "backend"
+    module = _backend_module()
+    return "tensorflow" if module is None or module.normal is normal else "backend"

@@ -22,8 +22,9 @@ On JAX the group trains through the members' own training step (the objective's,
 jits it there), vectorised over the members with ``jax.vmap``: one traced step serves every member, so
 the members must share their whole configuration but their seeds and split seeds (a grid point's
 seeds); each member still draws from its own generators' state and trains on its own split. On
-TensorFlow the group is the hand-vectorised model of :mod:`benchmarks.models.stacked`, whose members may
-also differ in the objective's hyperparameters and schedules.
+TensorFlow the networks' own training formulations compute every member at once on weights stacked along a
+leading axis (:mod:`benchmarks.models.stacked`), and the members may also differ in the objective's
+hyperparameters and schedules.
 
 Objectives with their own training step (FactorVAE's discriminator) or labels (S2-VAE, AR-VAE) train
 one run at a time.

@@ -44,6 +44,26 @@ def test_training_encoder_computes_the_saved_encoder(build, tokens):
     assert not np.allclose(fast_outputs[0], fast(tokens, training=True)[0])  # dropout is on
 
 
+@pytest.mark.parametrize("build", [build_cnn_vae, build_rnn_vae])
+def test_training_decoder_computes_the_decoder_exactly(build, tokens):
+    """The decoder's function written for stacked runs, computed for one run, is the decoder's own:
+    free-running as ``decoder.keras``, and teacher-forced (its own draw and dropout masks) as the model
+    single-run training calls."""
+    keras.utils.set_random_seed(6)
+    architecture = build()
+    z = keras.random.normal((len(tokens), architecture.decoder.input_shape[-1]), seed=1)
+    np.testing.assert_array_equal(architecture.training_decoder(z, None, False), architecture.decoder(z))
+    forced = architecture.teacher_forced_decoder or architecture.decoder
+    generators = [layer.seed_generator for layer in architecture.decoder._flatten_layers()
+                  if hasattr(layer, "seed_generator")]
+    for seed in range(4):  # teacher forcing is drawn once per batch: some of these force, some do not
+        states = [generator.state.numpy() for generator in generators]
+        expected = forced([z, tokens] if architecture.teacher_forced_decoder else z, training=True)
+        for generator, state in zip(generators, states):
+            generator.state.assign(state)
+        np.testing.assert_array_equal(architecture.training_decoder(z, tokens, True), expected)
+
+
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("length, channels, filters, kernel_size, stride",
                          [(16, 10, 16, 4, 2), (1, 32, 8, 4, 2), (7, 3, 5, 3, 2), (9, 4, 6, 5, 3), (6, 2, 3, 3, 1)])
