@@ -30,7 +30,7 @@ FactorVAE is not compared: the released trainer fails on current PyTorch (see ``
 
 On a machine shared with other work, use ``--threads=1``: PyTorch's OpenMP threads busy-wait at the end
 of every parallel region, and when the system deschedules one of them the others spin for its whole time
-slice. On the 2-core development machine at a load average near 10, the original CNN β-VAE ran 32
+slice. On two CPU cores at a load average near 10, the original CNN β-VAE ran 32
 steps/s on one thread and about 1 step/s on two (24 with ``OMP_WAIT_POLICY=PASSIVE``), which would
 make any ratio at two threads meaningless there. The script warns when the load exceeds the cores.
 

@@ -1,4 +1,4 @@
-"""Latent explorer: the server round trip of one slider move (target ≤ 50 ms on the 2-core CPU).
+"""Latent explorer: the server round trip of one slider move (target ≤ 50 ms on two CPU cores).
 
     python perf/explore_latency.py [--model_dir results/compressed/runs/cnn_beta_vae/beta=1/seed=0]
         [--moves 300]

@@ -6,7 +6,7 @@ Scores a trained run's encoder (``--model_dir``) or, without one, an untrained e
 architecture (same cost per melody), through :func:`benchmarks.evaluation.scoring.score` at the sizes of
 ``gin_configs/metrics`` (disentanglement_lib's standard study; the paper's protocol for ``paper``).
 Encoding is included in every figure. Prints one line per config and the standard suite's total,
-whose target is 60 s on the 2-core development CPU. DCI (about 850 s) runs only with ``--dci``.
+whose target is 60 s on two CPU cores. DCI (about 850 s) runs only with ``--dci``.
 """
 import argparse
 import os
