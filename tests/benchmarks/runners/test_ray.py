@@ -178,8 +178,9 @@ def _parent(pid):
 
 def _training(model_dir, sweep, ready, other_than=None):
     """The pid of the process training in ``model_dir`` once ``ready()`` holds, from the lock file that
-    benchmarks.train holds while it trains ("pid N"), and not ``other_than``."""
-    deadline = time.monotonic() + 300
+    benchmarks.train holds while it trains ("pid N"), and not ``other_than``. Generous: on a loaded machine,
+    starting Ray, a Ray worker and TensorFlow before the first checkpoint has taken over 5 minutes."""
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         assert sweep.poll() is None, sweep.communicate()
         lock = model_dir / ".lock"
