@@ -112,19 +112,17 @@ class StackedRuns(OneRun):
 
 
 def _dropout(layers, x, training):
-    """Run k's dropout layer on slice k of ``x``: each mask drawn from that layer's own generator, as
-    the layer draws it (keep where a uniform draw >= rate, scale by 1 / (1 - rate)), and applied to the
-    whole stack at once (slicing the activations apart would cost, in the gradient, a zero-padded copy
-    of the stack per run)."""
+    """Run k's dropout layer on slice k of ``x``: each run's mask is Keras' own dropout, drawn from that
+    layer's generator as the layer draws it, and the masks are applied to the whole stack at once (slicing
+    the activations apart would cost, in the gradient, a zero-padded copy of the stack per run)."""
     rate = layers[0].rate
     if any(layer.rate != rate for layer in layers):
         raise ValueError("stacked runs must share their dropout rates")
     if not training or rate == 0:
         return x
-    shape = tuple(x.shape[1:])
-    keep = ops.stack([keras.random.uniform(shape, seed=layer.seed_generator) >= rate for layer in layers])
-    scaled = x * (1 / (1 - rate))
-    return ops.where(keep, scaled, ops.zeros_like(scaled))
+    ones = ops.ones(tuple(x.shape[1:]), x.dtype)
+    scales = ops.stack([keras.random.dropout(ones, rate, seed=layer.seed_generator) for layer in layers])
+    return ops.where(scales > 0, x * scales, ops.zeros_like(x))  # x / (1 - rate) where kept, 0 elsewhere
 
 
 def stacked_forward(S: StackedWeights, architectures: Sequence[Architecture], models, tokens, training: bool):
