@@ -85,16 +85,26 @@ def run_parallel(groups: Sequence[Sequence[Run]], root: str, extra_bindings: Seq
     """Runs ``groups`` up to ``parallel`` at a time, each process with the machine's cores divided among
     them as TensorFlow threads (at least one): these networks' ops split badly between threads, so runs
     side by side use a CPU better than one run on every core (README, "Performance"). Each group's
-    output is appended to ``sweep.log`` in its first run's folder. Returns the names of failed runs."""
+    output is appended to ``sweep.log`` in its first run's folder, except a finished group's check that its
+    configuration is unchanged, which writes there only when it fails: sweeping again over finished runs
+    leaves their (often committed) logs as they were. Returns the names of failed runs."""
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     env = dict(os.environ, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads)
 
     def work(group):
         folder = group[0].model_dir(root)
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, run_dir.SWEEP_LOG), "a") as log:
-            return execute(group_commands(group, root, extra_bindings, metrics), env=env, stdout=log,
-                           stderr=subprocess.STDOUT)
+        log_path = os.path.join(folder, run_dir.SWEEP_LOG)
+        commands = group_commands(group, root, extra_bindings, metrics)
+        if all(status(run, root) == "finished" for run in group):
+            check = subprocess.run(commands[0], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if check.returncode:
+                with open(log_path, "ab") as log:
+                    log.write(check.stdout)
+                return check
+            commands = commands[1:]
+        with open(log_path, "a") as log:
+            return execute(commands, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     failed = []
     with concurrent.futures.ThreadPoolExecutor(parallel) as pool:

@@ -121,4 +121,16 @@ def test_parallel_runs_side_by_side_and_build_the_dataset_once(tmp_path):
         folder = tmp_path / "runs" / name
         assert (folder / "results.json").exists()
         assert "test reconstruction accuracy" in (folder / "sweep.log").read_text()
+    # Sweeping again over the finished runs checks them without touching their logs.
+    logs = {name: (tmp_path / "runs" / name / "sweep.log").read_bytes()
+            for name in ("cnn_beta_vae/beta=1/seed=0", "cnn_factor_vae/gamma=1/seed=0")}
+    again = _sweep(*args)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "done: cnn_beta_vae/beta=1/seed=0" in again.stdout
+    assert {name: (tmp_path / "runs" / name / "sweep.log").read_bytes() for name in logs} == logs
+    # A finished run asked for with another configuration fails, and says why in its log.
+    longer = _sweep(*args, "--gin_bindings=train.epochs = 2")
+    assert longer.returncode != 0
+    assert "holds a run with a different configuration" in (tmp_path / "runs" / "cnn_beta_vae/beta=1/seed=0" /
+                                                             "sweep.log").read_text()
     assert "--stack and --parallel: for --runner=local only" in _sweep(*args, "--runner=ray").stderr
