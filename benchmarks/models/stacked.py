@@ -61,7 +61,11 @@ class StackedRuns(OneRun):
     behaviour is applied as each run's own layer on its slice."""
 
     def __init__(self, weights: StackedWeights, architectures: Sequence[Architecture]):
-        self.weights, self.leading = weights, (len(architectures),)
+        self.weights, self.architectures, self.leading = weights, list(architectures), (len(architectures),)
+        first = self.architectures[0]
+        if first.training_encoder is None or first.training_decoder is None:
+            raise ValueError(f"the {first.name!r} architecture has no stacked formulation (it stacks with a "
+                             "training_encoder and a training_decoder, as the CNN and the RNN have)")
         self._peers = {}  # id(a layer of the first run) -> that layer in every run
         walks = [[layer for model in (arch.encoder, arch.decoder) for layer in model._flatten_layers()]
                  for arch in architectures]
@@ -125,14 +129,10 @@ def _dropout(layers, x, training):
     return ops.where(scales > 0, x * scales, ops.zeros_like(x))  # x / (1 - rate) where kept, 0 elsewhere
 
 
-def stacked_forward(S: StackedWeights, architectures: Sequence[Architecture], models, tokens, training: bool):
+def stacked_forward(runs: StackedRuns, models, tokens, training: bool):
     """Encodes ``tokens`` (K, batch, time), samples with each member's sampling layer, and decodes
     (teacher-forced in training, as the single runs): ``(z_mean, z_log_std, z, logits)``, each (K, ...)."""
-    first = architectures[0]
-    if first.training_encoder is None or first.training_decoder is None:
-        raise ValueError(f"the {first.name!r} architecture has no stacked formulation (it stacks with a "
-                         "training_encoder and a training_decoder, as the CNN and the RNN have)")
-    runs = StackedRuns(S, architectures)
+    first = runs.architectures[0]
     z_mean, z_log_std = first.training_encoder(tokens, training=training, runs=runs)
     z = ops.stack([model.sampling(mean, log_std) for model, mean, log_std
                    in zip(models, ops.unstack(z_mean, axis=0), ops.unstack(z_log_std, axis=0))])

@@ -134,12 +134,13 @@ class _TensorFlowGroup:
     """The members' models and the stacked weights and Adam that train them (TensorFlow)."""
 
     def __init__(self, runs: list[train_lib.PreparedRun]):
-        from benchmarks.models.stacked import StackedWeights
+        from benchmarks.models.stacked import StackedRuns, StackedWeights
 
         self.runs = runs
         self.models = [run.model for run in runs]
         self.architectures = [run.arch for run in runs]
         self.weights = StackedWeights(self.architectures)
+        self.stack = StackedRuns(self.weights, self.architectures)  # how the networks compute the stack
         member_optimizer = self.models[0].optimizer
         self.optimizer = type(member_optimizer).from_config(member_optimizer.get_config())
         self.optimizer.build(self.weights.variables)
@@ -210,8 +211,7 @@ class _TensorFlowGroup:
         tokens = ops.stack(batches)  # (K, batch, time)
         step = self.optimizer.iterations
         with tf.GradientTape() as tape:
-            z_mean, z_log_std, z, logits = stacked_forward(self.weights, self.architectures, self.models, tokens,
-                                                           training=True)
+            z_mean, z_log_std, z, logits = stacked_forward(self.stack, self.models, tokens, training=True)
             losses, members = [], []
             # unstack, not [k]: a slice's gradient is a zero-padded copy of the whole stack, K times over.
             for model, *member in zip(self.models, *(ops.unstack(t, axis=0) for t in (tokens, logits, z_mean,
