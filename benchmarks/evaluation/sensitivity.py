@@ -1,21 +1,27 @@
-"""How far each standard score can be trusted: how it moves with the scoring protocol and the seeds.
+"""How far each score can be trusted: how it moves with the scoring protocol and the seeds.
 
-Two scores of the standard suite (protocol §7) are only comparable if they differ by more than what the
-protocol and the seeds move them by. For trained runs this measures, per score:
+Two scores (protocol §7) are only comparable if they differ by more than what the protocol and the seeds
+move them by. For trained runs this measures, per score of the standard suite and of the newer metrics
+(DCIMIG, JEMMIG, InfoM, InfoE, InfoC and DCI-ES's explicitness):
 
-- the **discretiser**: MIG and Modularity bin each code dimension into a histogram (20 bins in
-  disentanglement_lib's standard study); here also 10 and 50. SAP (a linear classifier per code dimension)
-  and Explicitness (a logistic regression on all codes) read the codes undiscretised: they have no bins;
+- the **discretiser**: MIG, Modularity, DCIMIG and JEMMIG bin each code dimension into a histogram (20 bins
+  in disentanglement_lib's standard study); here also 10 and 50. SAP (a linear classifier per code
+  dimension), Explicitness (a logistic regression on all codes), InfoMEC (nearest-neighbour mutual
+  information, logistic regressions) and DCI-ES (random forests) read the codes undiscretised: no bins;
 - the **number of scoring samples**: 1,000, 10,000 (the standard) and 50,000 melodies to fit on, and half
   as many to test on where the score has a test set (the standard's 10,000 and 5,000);
 - the **scoring seed**: the melodies drawn, seeds 0, 1 and 2 (the committed scores used seed 0);
 - the **training seed**: the range of a grid point's committed scores over its seeds, read from the runs'
   ``metrics/*.json`` (nothing recomputed).
 
-Every score is disentanglement_lib's own code, unchanged, on precomputed codes: ``mig._compute_mig``,
+Every score is its metric's own code on precomputed codes: disentanglement_lib's ``mig._compute_mig``,
 ``modularity_explicitness.modularity`` of ``utils.discrete_mutual_info`` of ``utils.make_discretizer``
 (the bins bound in gin, as the metric configs bind them), ``explicitness_per_factor`` as
-``compute_modularity_explicitness`` calls it, and ``sap_score._compute_sap``. Each run's melodies are
+``compute_modularity_explicitness`` calls it and ``sap_score._compute_sap``; this project's
+``dcimig``, ``jemmig`` (on the same discretiser), ``infomec`` and DCI-ES's ``fit_probes`` and ``dci_es``
+(with ``gin_configs/metrics/dci_es.gin``'s depths and trees), each given the seed its ``compute_*``
+draws after the standard protocol's melodies, so the standard cell is what ``benchmarks.evaluate``
+scores. Each run's melodies are
 encoded once per scoring seed, at the largest size: disentanglement_lib's own draw
 (``utils.generate_batch_factor_code``, batches of 16, ``RandomState(seed)``) of the standard protocol's
 training and test melodies, continued to the largest size; every size scores a prefix of that stream (its
@@ -31,6 +37,8 @@ scoring again, or training again, moves a score that much.
 :func:`study` (``python -m benchmarks.metric_sensitivity``) writes one ``runs/<run>.json`` per run
 (resumable: a run already scored with the same settings is skipped), then ``sensitivity.json`` (the
 summary, with :data:`DEFINITIONS`), ``sensitivity.md`` (the table) and ``sensitivity.png``.
+A run file scored before a score joined the study gains that score's cells on the next run of the study
+(its melodies drawn again; the cells it holds are kept).
 ``python -m benchmarks.report --sensitivity=...`` marks the comparisons below the resolvable difference.
 """
 from __future__ import annotations
@@ -52,11 +60,17 @@ from threadpoolctl import threadpool_limits
 from benchmarks import run_dir
 from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks.evaluation.ground_truth import DMelodiesData
+from benchmarks.evaluation.metrics import dci_es as dci_es_metric
+from benchmarks.evaluation.metrics.dcimig import dcimig
+from benchmarks.evaluation.metrics.information import information
+from benchmarks.evaluation.metrics.infomec import infomec
+from benchmarks.evaluation.metrics.jemmig import jemmig
 from benchmarks.evaluation.null_floor import read_field
 from benchmarks.evaluation.representation import load_encoder, posterior_mean
 from benchmarks.provenance import provenance
+from benchmarks.study.configs import METRICS_DIR
 from benchmarks.study.grid import name_matches
-from benchmarks.study.suites import STANDARD_SUITE
+import dmelodies_tfds as d
 from dmelodies_tfds.atomic import atomic_output, write_text
 from disentanglement_lib.evaluation.metrics import mig, modularity_explicitness, sap_score, utils
 
@@ -64,17 +78,28 @@ MIG = "mig/discrete_mig"
 MODULARITY = "modularity_explicitness/modularity_score"
 EXPLICITNESS = "modularity_explicitness/explicitness_score_test"
 SAP = "sap_score/SAP_score"
+DCIMIG = "dcimig/dcimig"
+JEMMIG = "jemmig/jemmig"
+INFOM, INFOE, INFOC = "infomec/infom", "infomec/infoe", "infomec/infoc"
+DCI_ES_EXPLICITNESS = "dci_es/dci_es_explicitness"
 # The scores, keyed as the report keys them (``<metrics file>/<score>``), and their names.
-SCORES = {MIG: "MIG", MODULARITY: "Modularity", EXPLICITNESS: "Explicitness", SAP: "SAP"}
-DISCRETISED = (MIG, MODULARITY)  # the scores that bin the codes
-TESTED = (EXPLICITNESS, SAP)  # the scores that fit on some melodies and test on others
+SCORES = {MIG: "MIG", MODULARITY: "Modularity", EXPLICITNESS: "Explicitness", SAP: "SAP", DCIMIG: "DCIMIG",
+          JEMMIG: "JEMMIG", INFOM: "InfoM", INFOE: "InfoE", INFOC: "InfoC", DCI_ES_EXPLICITNESS: "DCI-ES E"}
+DISCRETISED = (MIG, MODULARITY, DCIMIG, JEMMIG)  # the scores that bin the codes
+TESTED = (EXPLICITNESS, SAP, DCI_ES_EXPLICITNESS)  # the scores that fit on some melodies and test on others
+# The scores whose metric draws a seed for its estimator after its melodies (InfoMEC's tie-breaking
+# jitter after its training melodies, DCI-ES's forests after its training and test melodies): which of
+# the stream's segments that seed follows.
+SEEDED_AFTER = {INFOM: 0, INFOE: 0, INFOC: 0, DCI_ES_EXPLICITNESS: 1}
 
 BINS, SIZES, SEEDS = (10, 20, 50), (1_000, 10_000, 50_000), (0, 1, 2)
 STANDARD_BINS, STANDARD_SIZE, STANDARD_SEED = 20, 10_000, 0
 # Explicitness fits a logistic regression per factor on all codes, SAP a LinearSVC per code dimension and
 # factor: at 50,000 melodies each costs as much as everything else of a seed (the figures are in
-# results/metric_sensitivity/README.md), so both stop at 10,000.
-SIZE_CAPS = {EXPLICITNESS: 10_000, SAP: 10_000}
+# results/metric_sensitivity/README.md), so both stop at 10,000; so do InfoMEC (nearest-neighbour
+# estimates and a logistic regression per factor) and DCI-ES (a dozen forests per factor).
+SIZE_CAPS = {EXPLICITNESS: 10_000, SAP: 10_000, INFOM: 10_000, INFOE: 10_000, INFOC: 10_000,
+             DCI_ES_EXPLICITNESS: 10_000}
 BATCH_SIZE = 16  # disentanglement_lib's metrics encode 16 melodies at a time
 _CHUNK = 4_096  # a multiple of BATCH_SIZE: the draw is the same as one call, without its quadratic stacking
 RUNS_FOLDER, SUMMARY_FILE, TABLE_FILE, FIGURE_FILE = "runs", "sensitivity.json", "sensitivity.md", "sensitivity.png"
@@ -93,6 +118,8 @@ DEFINITIONS = {
     "rank_correlation": "Spearman correlation over runs between the score at that setting and at the standard one",
     "reproduced": "largest absolute difference over runs between the standard cell and the committed score, "
                   "where the committed score was scored at the standard cell's settings",
+    "runs": "how many runs the score's study cells cover (a score that joined the study later covers the runs "
+            "scored since)",
 }
 
 
@@ -177,9 +204,22 @@ def _sap(train, ys_train, test, ys_test) -> float:
         np.random.set_state(state)
 
 
-def score_codes(codes: np.ndarray, factors: np.ndarray, size: int, score: str, bins: int | None = None) -> float:
+def dci_es_probes(config: str = os.path.join(METRICS_DIR, "dci_es.gin")) -> tuple[int, tuple]:
+    """The forests' trees and depths the DCI-ES config binds (``dci_es.num_trees``, ``dci_es.max_depths``;
+    the metric's defaults where it binds none), read from the config itself: the study scores what
+    ``benchmarks.evaluate`` scores."""
+    with open(config, encoding="utf-8") as file:
+        bound = dict(re.findall(r"^dci_es\.(num_trees|max_depths) = (.+)$", file.read(), re.MULTILINE))
+    trees = int(bound["num_trees"]) if "num_trees" in bound else dci_es_metric.NUM_TREES
+    depths = tuple(json.loads(bound["max_depths"])) if "max_depths" in bound else dci_es_metric.MAX_DEPTHS
+    return trees, depths
+
+
+def score_codes(codes: np.ndarray, factors: np.ndarray, size: int, score: str, bins: int | None = None,
+                seed: int = 0, memo: dict | None = None) -> float:
     """``score`` of the first ``size`` codes (num_codes, n) and factors (num_factors, n), tested, where it
-    has a test set, on the next ``size // 2``."""
+    has a test set, on the next ``size // 2``. ``seed`` seeds the estimators that draw (InfoMEC's jitter,
+    DCI-ES's forests); ``memo`` keeps InfoMEC's three scores of one computation for the other two."""
     if codes.shape[1] < size + (test_size(size) if score in TESTED else 0):
         raise ValueError(f"{score} at {size} needs {size + test_size(size)} melodies, got {codes.shape[1]}")
     train, ys_train = codes[:, :size], factors[:, :size]
@@ -189,12 +229,27 @@ def score_codes(codes: np.ndarray, factors: np.ndarray, size: int, score: str, b
             return float(mig._compute_mig(train, ys_train)["discrete_mig"])
     if score == MODULARITY:
         with histogram_bins(bins):
-            information = utils.discrete_mutual_info(utils.make_discretizer(train), ys_train)
-        return float(modularity_explicitness.modularity(information))
+            mutual = utils.discrete_mutual_info(utils.make_discretizer(train), ys_train)
+        return float(modularity_explicitness.modularity(mutual))
     if score == EXPLICITNESS:
         return _explicitness(train, ys_train, test, ys_test)
     if score == SAP:
         return _sap(train, ys_train, test, ys_test)
+    name = score.split("/")[1]
+    if score in (DCIMIG, JEMMIG):
+        with histogram_bins(bins):
+            quantities = information(train, ys_train, bins)
+        return float((dcimig if score == DCIMIG else jemmig)(quantities)[name])
+    if score in (INFOM, INFOE, INFOC):
+        memo = {} if memo is None else memo
+        key = ("infomec", size, seed, codes.shape, id(codes))
+        if key not in memo:
+            memo[key] = infomec(ys_train.T, train.T, discrete_latents=False, seed=seed)
+        return float(memo[key][name])
+    if score == DCI_ES_EXPLICITNESS:
+        trees, depths = dci_es_probes()
+        probes = dci_es_metric.fit_probes(train.T, ys_train.T, test.T, ys_test.T, depths, trees, seed=seed)
+        return float(dci_es_metric.dci_es(probes, list(d.FACTOR_SIZES))[name])
     raise ValueError(f"unknown score {score!r}; scores are {', '.join(SCORES)}")
 
 
@@ -204,46 +259,57 @@ def stream_segments(settings: Settings) -> list[int]:
     largest = {score: max(settings.sizes_of(score), default=0) for score in SCORES}
     total = max(n + (test_size(n) if score in TESTED else 0) for score, n in largest.items())
     first = [settings.standard_size, test_size(settings.standard_size)]
-    return first + [total - sum(first)] if total > sum(first) else [total]
+    return first + ([total - sum(first)] if total > sum(first) else [])
 
 
-def draw(representation: Callable, seed: int, segments: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def draw(representation: Callable, seed: int, segments: Sequence[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Codes (num_codes, n) and factors (9, n) of the melodies disentanglement_lib draws, one call of
-    ``utils.generate_batch_factor_code`` per segment, from one ``RandomState(seed)``."""
-    data, random_state, codes, factors = DMelodiesData(), np.random.RandomState(seed), [], []
+    ``utils.generate_batch_factor_code`` per segment, from one ``RandomState(seed)``; and after each
+    segment, the seed a metric drawing one there (``random_state.randint(2**31 - 1)``) would get, read
+    from a copy of the generator so that the stream goes on as drawn."""
+    data, random_state, codes, factors, follow = DMelodiesData(), np.random.RandomState(seed), [], [], []
     for segment in segments:
         for start in range(0, segment, _CHUNK):
             batch_codes, batch_factors = utils.generate_batch_factor_code(
                 data, representation, min(_CHUNK, segment - start), random_state, BATCH_SIZE)
             codes.append(batch_codes)
             factors.append(batch_factors)
-    return np.concatenate(codes, axis=1), np.concatenate(factors, axis=1)
+        copy = np.random.RandomState()
+        copy.set_state(random_state.get_state())
+        follow.append(int(copy.randint(2**31 - 1)))
+    return np.concatenate(codes, axis=1), np.concatenate(factors, axis=1), follow
 
 
-def score_representation(representation: Callable, settings: Settings, progress=print) -> tuple[list[dict], dict]:
-    """Every cell of ``settings`` for one representation: ``[{"score", "bins", "size", "seed", "value"}]``,
-    and the seconds each step took.
+def score_representation(representation: Callable, settings: Settings, progress=print,
+                         scores: Sequence[str] = tuple(SCORES)) -> tuple[list[dict], dict]:
+    """Every cell of ``settings`` for one representation and ``scores``: ``[{"score", "bins", "size",
+    "seed", "value"}]``, and the seconds each step took.
 
     numpy's BLAS runs on one thread here: Explicitness' logistic regressions stop at lbfgs' iteration limit
     before they converge, so the order of BLAS sums moves them (by about 1e-4), and the classifiers' small
     products ran 2.6 times faster on one thread than on two on a shared CPU.
     """
+    unknown = [score for score in scores if score not in SCORES]
+    if unknown:
+        raise ValueError(f"unknown score(s) {unknown}; scores are {', '.join(SCORES)}")
     with threadpool_limits(1):
-        return _score_representation(representation, settings, progress)
+        return _score_representation(representation, settings, progress, scores)
 
 
-def _score_representation(representation: Callable, settings: Settings, progress) -> tuple[list[dict], dict]:
-    cells, seconds = [], {"encode": 0.0, **{score: 0.0 for score in SCORES}}
+def _score_representation(representation: Callable, settings: Settings, progress,
+                          scores: Sequence[str]) -> tuple[list[dict], dict]:
+    cells, seconds = [], {"encode": 0.0, **{score: 0.0 for score in scores}}
     for seed in settings.seeds:
-        started, these = time.perf_counter(), {}
-        codes, factors = draw(representation, seed, stream_segments(settings))
+        started, these, memo = time.perf_counter(), {}, {}
+        codes, factors, follow = draw(representation, seed, stream_segments(settings))
         these["encode"] = time.perf_counter() - started
-        for score in SCORES:
+        for score in scores:
             started = time.perf_counter()
+            estimator_seed = follow[SEEDED_AFTER[score]] if score in SEEDED_AFTER else 0
             for size in settings.sizes_of(score):
                 for bins in settings.bins_of(score):
                     cells.append({"score": score, "bins": bins, "size": size, "seed": seed,
-                                  "value": score_codes(codes, factors, size, score, bins)})
+                                  "value": score_codes(codes, factors, size, score, bins, estimator_seed, memo)})
             these[score] = time.perf_counter() - started
         seconds = {key: seconds[key] + these[key] for key in seconds}
         progress(f"  scoring seed {seed}: {codes.shape[1]:,} melodies; "
@@ -252,9 +318,9 @@ def _score_representation(representation: Callable, settings: Settings, progress
 
 
 def committed_scores(model_dir: str) -> dict[str, float]:
-    """The run's committed standard-suite scores (``metrics/<name>.json``) of :data:`SCORES`."""
+    """The run's committed scores (``metrics/<name>.json``) of :data:`SCORES`."""
     found = {}
-    for name in STANDARD_SUITE:
+    for name in dict.fromkeys(score.split("/")[0] for score in SCORES):
         path = run_dir.metric_path(model_dir, name)
         if os.path.exists(path):
             found.update({key: value for key, value in run_dir.read_metrics(path)[1].items() if key in SCORES})
@@ -301,13 +367,26 @@ def read_run(out: str, run: str) -> dict | None:
     return found if isinstance(found, dict) and isinstance(found.get("cells"), list) else None
 
 
-def score_run(root: str, run: str, settings: Settings, progress=print) -> dict:
-    """One run's study: its cells, its committed scores, the seconds each step took and the provenance."""
+def scores_held(found: dict | None) -> set[str]:
+    """The scores a run's study file holds cells of."""
+    return {cell.get("score") for cell in found["cells"]} if found else set()
+
+
+def score_run(root: str, run: str, settings: Settings, progress=print, previous: dict | None = None) -> dict:
+    """One run's study: its cells, its committed scores, the seconds each step took and the provenance.
+    With ``previous`` (the run's file, of the same settings), only the scores it lacks are scored, and
+    its cells are kept; the scoring that added them is recorded under ``added``."""
     recorded = provenance()  # before scoring: the code that runs is the code at the start
     model_dir = os.path.join(root, *run.split("/"))
-    cells, seconds = score_representation(posterior_mean(load_encoder(model_dir)), settings, progress)
-    return {"run": run, "point": run_dir.point_of(run), "settings": settings.as_json(), "cells": cells,
-            "committed": committed_scores(model_dir), "seconds": seconds, "provenance": recorded}
+    wanted = [score for score in SCORES if score not in scores_held(previous)]
+    cells, seconds = score_representation(posterior_mean(load_encoder(model_dir)), settings, progress, wanted)
+    result = {"run": run, "point": run_dir.point_of(run), "settings": settings.as_json(), "cells": cells,
+              "committed": committed_scores(model_dir), "seconds": seconds, "provenance": recorded}
+    if previous is None:
+        return result
+    added = previous.get("added", []) + [{"scores": wanted, "seconds": seconds, "provenance": recorded}]
+    return {**previous, "cells": previous["cells"] + cells, "committed": result["committed"],
+            "seconds": {**previous.get("seconds", {}), **seconds}, "added": added}
 
 
 def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings = Settings(), progress=print,
@@ -321,7 +400,10 @@ def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings =
     wanted = settings.as_json()
     for number, run in enumerate(runs, start=1):
         found = read_run(out, run)
-        if found is not None and found.get("settings") == wanted:
+        if found is not None and found.get("settings") != wanted:
+            found = None  # other settings: scored again from the start
+        missing = [SCORES[score] for score in SCORES if score not in scores_held(found)]
+        if found is not None and not missing:
             progress(f"[{number}/{len(runs)}] {run}: done")
             continue
         if not scoring:
@@ -329,8 +411,8 @@ def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings =
         if not os.path.exists(os.path.join(root, *run.split("/"), run_dir.ENCODER_FILE)):
             progress(f"[{number}/{len(runs)}] {run}: no {run_dir.ENCODER_FILE}, left out")
             continue
-        progress(f"[{number}/{len(runs)}] {run}: scoring")
-        result = score_run(root, run, settings, progress)
+        progress(f"[{number}/{len(runs)}] {run}: scoring" + (f" {', '.join(missing)}" if found else ""))
+        result = score_run(root, run, settings, progress, previous=found)
         os.makedirs(os.path.dirname(run_file(out, run)), exist_ok=True)
         write_text(run_file(out, run), json.dumps(result, indent=2) + "\n")
     scored = [found for found in (read_run(out, run) for run in runs)
@@ -404,6 +486,7 @@ def summarise(results: Sequence[dict], committed: dict[str, dict[str, float]], s
                       if standard in values and score in committed.get(run, {}) and score in comparable.get(run, ())]
         summary[score] = {
             "label": label,
+            "runs": sum(1 for values in cells.values() if standard in values),
             "discretised": score in DISCRETISED,
             "sizes": list(settings.sizes_of(score)),
             "scoring_noise": noise,
@@ -434,7 +517,7 @@ def table(summary: dict) -> str:
     standard_size, standard_bins = settings["standard_size"], settings["standard_bins"]
     other_bins = [b for b in settings["bins"] if b != standard_bins]
     other_sizes = [n for n in settings["sizes"] if n != standard_size]
-    header = (["score"] + [f"bins {b} − {standard_bins}" for b in other_bins]
+    header = (["score", "runs"] + [f"bins {b} − {standard_bins}" for b in other_bins]
               + [f"n {n:,} − {standard_size:,}" for n in other_sizes]
               + ["scoring-seed range, n = " + " / ".join(f"{n:,}" for n in settings["sizes"]),
                  "training-seed range", "**resolvable**", "standard vs committed"])
@@ -447,7 +530,8 @@ def table(summary: dict) -> str:
         sizes = [shift(score["size_shift"].get(str(n))) if n in score["sizes"] else "capped" for n in other_sizes]
         ranges = " / ".join(_number(score["scoring_range_by_size"].get(str(n))) if n in score["sizes"] else "capped"
                             for n in settings["sizes"])
-        lines.append("| " + " | ".join([score["label"], *bins, *sizes, ranges, _number(score["training_spread"]),
+        lines.append("| " + " | ".join([score["label"], str(score.get("runs", "–")), *bins, *sizes, ranges,
+                                        _number(score["training_spread"]),
                                         f"**{_number(score['resolvable'])}**", _number(score["reproduced"])]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -484,7 +568,7 @@ def draw_figure(summary: dict, results: Sequence[dict]):
 
     settings = summary["settings"]
     families = sorted({_family(result["run"]) for result in results})
-    figure, axes = plt.subplots(3, len(SCORES), figsize=(4 * len(SCORES), 10), squeeze=False)
+    figure, axes = plt.subplots(3, len(summary["scores"]), figsize=(3.4 * len(summary["scores"]), 10), squeeze=False)
     for column, (score, found) in enumerate(summary["scores"].items()):
         bins_axis, size_axis, noise_axis = axes[:, column]
         base = settings["standard_bins"] if found["discretised"] else None

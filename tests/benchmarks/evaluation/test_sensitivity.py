@@ -18,7 +18,10 @@ ARGUMENTS = ["--bins=10,20", "--sizes=300,400", "--seeds=0,1", "--standard_size=
 METRICS = {"mig": ["mig.num_train = 400"],
            "modularity_explicitness": ["modularity_explicitness.num_train = 400",
                                        "modularity_explicitness.num_test = 200"],
-           "sap_score": ["sap_score.num_train = 400", "sap_score.num_test = 200"]}
+           "sap_score": ["sap_score.num_train = 400", "sap_score.num_test = 200"],
+           "dcimig": ["dcimig.num_train = 400"], "jemmig": ["jemmig.num_train = 400"],
+           "infomec": ["infomec.num_train = 400"],
+           "dci_es": ["dci_es.num_train = 400", "dci_es.num_test = 200"]}
 RUN = "cnn_beta_vae/beta=4/seed=0"
 
 
@@ -39,7 +42,8 @@ def test_every_cell_is_scored_the_standard_one_reproduces_evaluate_and_a_rerun_r
     cells = {(c["score"], c["bins"], c["size"], c["seed"]): c["value"] for c in found["cells"]}
     expected = {(score, bins, size, seed) for score in sensitivity.SCORES for bins in SETTINGS.bins_of(score)
                 for size in SETTINGS.sizes for seed in SETTINGS.seeds}
-    assert set(cells) == expected and len(found["cells"]) == (2 + 2 + 1 + 1) * 2 * 2
+    # MIG, Modularity, DCIMIG and JEMMIG at two bins; the other six without: at two sizes and two seeds.
+    assert set(cells) == expected and len(found["cells"]) == (4 * 2 + 6) * 2 * 2
     assert found["provenance"]["packages"]["numpy"] == np.__version__
     summary = json.loads((out / "sensitivity.json").read_text())
     for score, committed in found["committed"].items():
@@ -66,6 +70,17 @@ def test_every_cell_is_scored_the_standard_one_reproduces_evaluate_and_a_rerun_r
     part = sensitivity.Settings(bins=(20,), sizes=(400,), seeds=(1,), standard_size=400, standard_seed=1)
     again = sensitivity.score_run(root, RUN, part, progress=lambda _: None)["cells"]
     assert {(c["score"], c["bins"], c["size"], c["seed"]): c["value"] for c in again}.items() <= cells.items()
+
+    # A file scored before some scores joined the study gains only those, and keeps what it held.
+    held = json.loads(open(sensitivity.run_file(str(out), RUN)).read())
+    held["cells"] = [c for c in held["cells"] if not c["score"].startswith(("infomec/", "dci_es/"))]
+    (out / "runs" / f"{RUN}.json").write_text(json.dumps(held))
+    assert command.main([f"--root={root}", f"--out={out}", *ARGUMENTS]) == 0
+    assert f"[1/1] {RUN}: scoring InfoM, InfoE, InfoC, DCI-ES E" in capsys.readouterr().out
+    completed = sensitivity.read_run(str(out), RUN)
+    assert completed["added"][0]["scores"] == [sensitivity.INFOM, sensitivity.INFOE, sensitivity.INFOC,
+                                               sensitivity.DCI_ES_EXPLICITNESS]
+    assert {(c["score"], c["bins"], c["size"], c["seed"]): c["value"] for c in completed["cells"]} == cells
 
 
 def test_the_summary_takes_each_score_s_resolvable_difference_from_both_kinds_of_seed():
