@@ -372,6 +372,14 @@ def scores_held(found: dict | None) -> set[str]:
     return {cell.get("score") for cell in found["cells"]} if found else set()
 
 
+def same_settings(found: dict, settings: Settings) -> bool:
+    """Whether a run's study file was scored with ``settings``, as far as the scores it holds go: a size cap
+    of a score that joined the study later does not make the file's other cells out of date."""
+    held, wanted = dict(found.get("settings") or {}), settings.as_json()
+    held_caps, wanted_caps = held.pop("size_caps", {}), wanted.pop("size_caps")
+    return held == wanted and all(held_caps.get(score) == wanted_caps.get(score) for score in scores_held(found))
+
+
 def score_run(root: str, run: str, settings: Settings, progress=print, previous: dict | None = None) -> dict:
     """One run's study: its cells, its committed scores, the seconds each step took and the provenance.
     With ``previous`` (the run's file, of the same settings), only the scores it lacks are scored, and
@@ -385,8 +393,8 @@ def score_run(root: str, run: str, settings: Settings, progress=print, previous:
     if previous is None:
         return result
     added = previous.get("added", []) + [{"scores": wanted, "seconds": seconds, "provenance": recorded}]
-    return {**previous, "cells": previous["cells"] + cells, "committed": result["committed"],
-            "seconds": {**previous.get("seconds", {}), **seconds}, "added": added}
+    return {**previous, "settings": result["settings"], "cells": previous["cells"] + cells,
+            "committed": result["committed"], "seconds": {**previous.get("seconds", {}), **seconds}, "added": added}
 
 
 def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings = Settings(), progress=print,
@@ -397,10 +405,9 @@ def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings =
     runs = find_runs(root, filters)
     if not runs:
         raise ValueError(f"no run under {root!r} matches {list(filters) or 'anything'}")
-    wanted = settings.as_json()
     for number, run in enumerate(runs, start=1):
         found = read_run(out, run)
-        if found is not None and found.get("settings") != wanted:
+        if found is not None and not same_settings(found, settings):
             found = None  # other settings: scored again from the start
         missing = [SCORES[score] for score in SCORES if score not in scores_held(found)]
         if found is not None and not missing:
@@ -416,7 +423,7 @@ def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings =
         os.makedirs(os.path.dirname(run_file(out, run)), exist_ok=True)
         write_text(run_file(out, run), json.dumps(result, indent=2) + "\n")
     scored = [found for found in (read_run(out, run) for run in runs)
-              if found is not None and found.get("settings") == wanted]
+              if found is not None and same_settings(found, settings)]
     folders = {run: os.path.join(root, *run.split("/")) for run in runs}
     committed = {run: committed_scores(folder) for run, folder in folders.items()}
     comparable = {run: [score for score in committed[run] if at_standard_cell(folder, score.split("/")[0], settings)]

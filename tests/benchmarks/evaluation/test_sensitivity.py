@@ -74,6 +74,8 @@ def test_every_cell_is_scored_the_standard_one_reproduces_evaluate_and_a_rerun_r
     # A file scored before some scores joined the study gains only those, and keeps what it held.
     held = json.loads(open(sensitivity.run_file(str(out), RUN)).read())
     held["cells"] = [c for c in held["cells"] if not c["score"].startswith(("infomec/", "dci_es/"))]
+    held["settings"]["size_caps"] = {score: cap for score, cap in held["settings"]["size_caps"].items()
+                                     if not score.startswith(("infomec/", "dci_es/"))}  # as before they joined
     (out / "runs" / f"{RUN}.json").write_text(json.dumps(held))
     assert command.main([f"--root={root}", f"--out={out}", *ARGUMENTS]) == 0
     assert f"[1/1] {RUN}: scoring InfoM, InfoE, InfoC, DCI-ES E" in capsys.readouterr().out
@@ -81,6 +83,7 @@ def test_every_cell_is_scored_the_standard_one_reproduces_evaluate_and_a_rerun_r
     assert completed["added"][0]["scores"] == [sensitivity.INFOM, sensitivity.INFOE, sensitivity.INFOC,
                                                sensitivity.DCI_ES_EXPLICITNESS]
     assert {(c["score"], c["bins"], c["size"], c["seed"]): c["value"] for c in completed["cells"]} == cells
+    assert completed["settings"] == SETTINGS.as_json()
 
 
 def test_the_summary_takes_each_score_s_resolvable_difference_from_both_kinds_of_seed():
