@@ -6,6 +6,7 @@ schema of its ``results.json``.
         checkpoints/, logs/{train,validation}/
         encoder.keras, decoder.keras, results.json   written last: a results file means a finished run
         metrics/<name>.json, metrics/<name>.gin       one per metric config scored
+        training_segments.json                       each training process's first step and provenance
         sweep.log                                    a parallel sweep's output for the run
 
 Every file is written atomically (:func:`dmelodies_tfds.atomic.atomic_path`), and one process at a time
@@ -31,6 +32,7 @@ ENCODER_FILE, DECODER_FILE = "encoder.keras", "decoder.keras"
 CHECKPOINTS, LOGS, METRICS = "checkpoints", "logs", "metrics"
 LOCK_FILE = ".lock"  # held by the process training in the folder
 SWEEP_LOG = "sweep.log"  # where a parallel sweep writes a run's (or a stacked group's) output
+SEGMENTS_FILE = "training_segments.json"  # which code trained which steps of a resumed run
 
 
 class RunProblem(ValueError):
@@ -123,6 +125,29 @@ def read_results(model_dir: str, checked: bool = True) -> dict:
 
 def write_results(model_dir: str, results: dict) -> None:
     write_text(results_path(model_dir), json.dumps(results, indent=2) + "\n")
+
+
+def record_segment(model_dir: str, step: int, provenance: dict) -> list[dict]:
+    """Records that a training process started at ``step`` with ``provenance`` (the code it loaded), and
+    returns the segments the run now consists of, oldest first: a process that resumes from ``step``
+    discards the steps any earlier process trained from ``step`` on, so their records go. A run resumed
+    across commits so names each commit with the steps it trained (``results.json``'s
+    ``training_segments``)."""
+    path = os.path.join(model_dir, SEGMENTS_FILE)
+    try:
+        with open(path, encoding="utf-8") as file:
+            earlier = json.load(file)
+    except FileNotFoundError:
+        earlier = []
+    except (OSError, ValueError) as error:
+        raise RunProblem(f"{SEGMENTS_FILE} cannot be read ({error}): move it aside to resume without the "
+                         "record of which code trained the earlier steps") from error
+    if not isinstance(earlier, list) or not all(isinstance(s, dict) and isinstance(s.get("from_step"), int)
+                                                for s in earlier):
+        raise RunProblem(f"{SEGMENTS_FILE} is not a list of segments with a 'from_step'")
+    segments = [segment for segment in earlier if segment["from_step"] < step] + [{"from_step": step, **provenance}]
+    write_text(path, json.dumps(segments, indent=2) + "\n")
+    return segments
 
 
 def read_metrics(path: str) -> tuple[str, dict, dict]:

@@ -22,12 +22,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     cli.use_backend(args.backend)
     from benchmarks.gin_config import ConfigurationError, plain_message
+    from benchmarks.run_dir import RunProblem
     from benchmarks.training.callbacks import NonFiniteLossError
     from benchmarks.training.run import run
 
     try:
         run(args.gin_file, args.gin_bindings, args.model_dir)
-    except (ConfigurationError, NonFiniteLossError) as error:
+    except (ConfigurationError, NonFiniteLossError, RunProblem) as error:
         raise SystemExit(f"error: {plain_message(error)}") from None
 
 

@@ -6,6 +6,7 @@ is its command line.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -62,8 +63,11 @@ def train(
       after each epoch;
     - ``encoder.keras`` (built-in layers only) and ``decoder.keras`` (needs ``import benchmarks.models``);
     - ``results.json``: the test split's reconstruction accuracy and loss, steps, seed, split seed, the Keras
-      backend, the training time (``wall_time_s``: training and validation, summed over resumptions), and ``provenance``: the
-      commit, uncommitted source changes and package versions that trained it (:mod:`benchmarks.provenance`).
+      backend, the training time (``wall_time_s``: training and validation, summed over resumptions),
+      ``provenance``: the commit, uncommitted source changes and package versions of the code that trained
+      it (:mod:`benchmarks.provenance`), read when the training process started, and
+      ``training_segments``: the same for each process of a resumed run, with the step it started at;
+    - ``training_segments.json``: that record while the run trains (``results.json`` takes it over).
 
     Args:
       seed: initial weights, data order, sampling, dropout and teacher forcing.
@@ -162,6 +166,7 @@ class PreparedRun:
     log_every_steps: int
     steps_per_execution: int
     verbose: str | int
+    training_segments: list = dataclasses.field(default_factory=list)  # set by start()
 
     def start(self) -> tuple:
         """Writes ``config.gin``, restores the newest intact checkpoint (if any) and the operative config;
@@ -169,6 +174,8 @@ class PreparedRun:
         write_text(os.path.join(self.model_dir, run_dir.CONFIG_FILE), self.config)
         manager, wall_time = checkpoints.restore_run(self.model, os.path.join(self.model_dir, run_dir.CHECKPOINTS))
         step = int(self.model.optimizer.iterations.numpy())
+        # The code this process loaded, read now: the checkout may move on while the run trains.
+        self.training_segments = run_dir.record_segment(self.model_dir, step, provenance())
         logging.info("%s at step %d of %d (%d epochs of %d steps) in %s", "Resuming" if step else "Starting",
                      step, self.epochs * self.steps_per_epoch, self.epochs, self.steps_per_epoch, self.model_dir)
         write_text(os.path.join(self.model_dir, run_dir.OPERATIVE_CONFIG_FILE), gin.operative_config_str())
@@ -242,12 +249,16 @@ def _finish(run: PreparedRun, wall_time, operative_config: str, **extra) -> dict
         "dataset": dataset.name,
         "dataset_config": dataset.config,
         "parameters": arch.count_params(),
-        # The commit, uncommitted source changes and package versions that produced these numbers.
-        "provenance": provenance(),
+        # The commit, uncommitted source changes and package versions that produced these numbers: those of
+        # the process that finished the run, and of each process that trained a part of it.
+        "provenance": {key: value for key, value in run.training_segments[-1].items() if key != "from_step"},
+        "training_segments": run.training_segments,
         **extra,
     }
     write_text(os.path.join(model_dir, run_dir.OPERATIVE_CONFIG_FILE), operative_config)
     run_dir.write_results(model_dir, results)
+    with contextlib.suppress(FileNotFoundError):  # results.json holds the record now
+        os.remove(os.path.join(model_dir, run_dir.SEGMENTS_FILE))
     logging.info("test reconstruction accuracy %.4f, loss %.4f", results["test_reconstruction_accuracy"],
                  results["test_loss"])
     return results

@@ -62,3 +62,20 @@ def test_the_processor_its_features_and_the_numeric_environment(tmp_path, monkey
     assert found["environment"]["TF_ENABLE_ONEDNN_OPTS"] == "0" and "XLA_FLAGS" not in found["environment"]
     assert provenance.processor(str(tmp_path / "absent"))["features"] == []
     assert provenance.provenance()["processor"]["machine"] == found["machine"]
+
+
+def test_a_resumed_run_names_the_code_of_each_part(tmp_path):
+    """Each training process records its first step and code; resuming from a step drops the records of
+    the steps it trains again, and an unreadable record is refused, not overwritten."""
+    from benchmarks import run_dir
+
+    for step, commit in ((0, "a"), (500, "b"), (800, "c")):
+        run_dir.record_segment(str(tmp_path), step, {"commit": commit})
+    segments = run_dir.record_segment(str(tmp_path), 600, {"commit": "d"})  # c's steps from 800 were lost
+    assert segments == [{"from_step": 0, "commit": "a"}, {"from_step": 500, "commit": "b"},
+                        {"from_step": 600, "commit": "d"}]
+    assert run_dir.record_segment(str(tmp_path), 0, {"commit": "e"}) == [{"from_step": 0, "commit": "e"}]
+    (tmp_path / run_dir.SEGMENTS_FILE).write_text("[{")
+    with pytest.raises(run_dir.RunProblem, match="cannot be read"):
+        run_dir.record_segment(str(tmp_path), 10, {"commit": "f"})
+    assert (tmp_path / run_dir.SEGMENTS_FILE).read_text() == "[{"

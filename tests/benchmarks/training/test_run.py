@@ -172,6 +172,11 @@ def test_kill_and_resume_continues_exactly_where_it_stopped(data_dir, tmp_path):
         expected, results = json.load(a), json.load(b)
     # Same seed, same data order, restored optimiser and random states: the same model, bit for bit.
     assert results["test_metrics"] == expected["test_metrics"] and results["steps"] == 160
+    # Which code trained which steps: the killed process from step 0, the resumed one from its step.
+    assert [s["from_step"] for s in results["training_segments"]] == [0, step]
+    assert results["provenance"] == {k: v for k, v in results["training_segments"][-1].items() if k != "from_step"}
+    assert [s["from_step"] for s in expected["training_segments"]] == [0]
+    assert not (interrupted_dir / "training_segments.json").exists()  # results.json holds the record
     for log in ("train", "validation"):
         logs, reference = scalars(interrupted_dir / "logs" / log), scalars(tmp_path / "a" / "logs" / log)
         for tag, values in logs.items():
