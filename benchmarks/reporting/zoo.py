@@ -88,6 +88,22 @@ def tracked_files(root: str) -> list[str]:
     return sorted(name for name in done.stdout.decode().split("\0") if name)
 
 
+def unfinished_committed_runs(root: str) -> list[str]:
+    """Run folders (``<study>/runs/.../`` with a tracked ``config.gin``) committed without their
+    ``results.json``: a run committed while it trained, whose partial logs and checkpoints' neighbours
+    should not be published (``git rm -r --cached`` them until the run lands)."""
+    configured, finished = set(), set()
+    for name in tracked_files(root):
+        folder, base = os.path.split(name)
+        parts = folder.split("/")
+        if len(parts) >= 3 and parts[1] == RUNS:
+            if base == CONFIG_FILE:
+                configured.add(folder)
+            elif base == RESULTS_FILE:
+                finished.add(folder)
+    return sorted(configured - finished)
+
+
 def committed_runs(root: str) -> dict[str, list[str]]:
     """``{run folder relative to root: its tracked model files}`` for every finished, committed run:
     ``<study>/runs/.../`` folders whose ``results.json`` and ``encoder.keras`` git tracks."""
@@ -283,7 +299,7 @@ def changed_files(root: str = "results") -> list[str]:
 def stale_entries(root: str = "results") -> list[str]:
     """One line for each difference between ``root/zoo.json`` and the index built afresh from the committed
     runs: a run the index lacks, an entry whose run is gone or no longer committed, an entry that differs
-    from its run's files. ``NotACheckout`` outside a git checkout."""
+    from its run's files; and each run folder committed unfinished. ``NotACheckout`` outside a git checkout."""
     index, fresh = read_index(root), build_index(root)
     listed = {entry["name"]: entry for entry in index["entries"]}
     current = {entry["name"]: entry for entry in fresh["entries"]}
@@ -297,6 +313,8 @@ def stale_entries(root: str = "results") -> list[str]:
             problems.append(f"{name}: the index's {', '.join(fields)} differ from the run's files")
     if not problems and index != fresh:
         problems.append(f"{index_path(root)} differs from the index built afresh (its totals or description)")
+    problems += [f"{folder}: a run folder committed without results.json (a run committed while it trained: "
+                 "git rm -r --cached it until it lands)" for folder in unfinished_committed_runs(root)]
     return problems
 
 

@@ -119,6 +119,16 @@ def test_a_stale_index_is_named_but_runs_in_progress_are_not(results, tiny_model
     assert zoo.check(str(results)) == []
     _git(results.parent, "add", "-A")
     assert zoo.check(str(results)) == ["reference/s=0.1/cnn_beta_vae/beta=4/seed=3: a committed run that the index lacks"]
+    # A run still training, committed by mistake with the others: named until it is taken out again.
+    training = results / "reference" / "runs" / "s=0.1" / "cnn_beta_vae" / "beta=4" / "seed=4"
+    training.mkdir(parents=True)
+    (training / "config.gin").write_text("train.seed = 4\n")
+    _git(results.parent, "add", "-A")
+    assert zoo.check(str(results))[-1] == ("reference/runs/s=0.1/cnn_beta_vae/beta=4/seed=4: a run folder committed "
+                                           "without results.json (a run committed while it trained: git rm -r "
+                                           "--cached it until it lands)")
+    _git(results.parent, "rm", "-rq", "--cached", str(training))
+    assert len(zoo.check(str(results))) == 1
     _git(results.parent, "rm", "-rq", "--cached", str(results / "compressed"))
     shutil.rmtree(results / "compressed")
     problems = zoo.check(str(results))
