@@ -88,25 +88,9 @@ def tracked_files(root: str) -> list[str]:
     return sorted(name for name in done.stdout.decode().split("\0") if name)
 
 
-def unfinished_committed_runs(root: str) -> list[str]:
-    """Run folders (``<study>/runs/.../`` with a tracked ``config.gin``) committed without their
-    ``results.json``: a run committed while it trained, whose partial logs and checkpoints' neighbours
-    should not be published (``git rm -r --cached`` them until the run lands)."""
-    configured, finished = set(), set()
-    for name in tracked_files(root):
-        folder, base = os.path.split(name)
-        parts = folder.split("/")
-        if len(parts) >= 3 and parts[1] == RUNS:
-            if base == CONFIG_FILE:
-                configured.add(folder)
-            elif base == RESULTS_FILE:
-                finished.add(folder)
-    return sorted(configured - finished)
-
-
-def committed_runs(root: str) -> dict[str, list[str]]:
-    """``{run folder relative to root: its tracked model files}`` for every finished, committed run:
-    ``<study>/runs/.../`` folders whose ``results.json`` and ``encoder.keras`` git tracks."""
+def _tracked_run_files(root: str) -> dict[str, set[str]]:
+    """``{run folder relative to root: its tracked model and metrics files}`` for every ``<study>/runs/.../``
+    folder git tracks any of them in, finished or not."""
     by_folder: dict[str, set[str]] = {}
     for name in tracked_files(root):
         folder, base = os.path.split(name)
@@ -115,7 +99,21 @@ def committed_runs(root: str) -> dict[str, list[str]]:
             by_folder.setdefault(folder, set()).add(base)
         elif len(parts) >= 4 and parts[1] == RUNS and parts[-1] == METRICS and base.endswith((".json", ".gin")):
             by_folder.setdefault(os.path.dirname(folder), set()).add(f"{METRICS}/{base}")
-    return {folder: sorted(files) for folder, files in sorted(by_folder.items())
+    return by_folder
+
+
+def unfinished_committed_runs(root: str) -> list[str]:
+    """Run folders (``<study>/runs/.../`` with a tracked ``config.gin``) committed without their
+    ``results.json``: a run committed while it trained, whose partial logs and checkpoints' neighbours
+    should not be published (``git rm -r --cached`` them until the run lands)."""
+    return sorted(folder for folder, files in _tracked_run_files(root).items()
+                  if CONFIG_FILE in files and RESULTS_FILE not in files)
+
+
+def committed_runs(root: str) -> dict[str, list[str]]:
+    """``{run folder relative to root: its tracked model files}`` for every finished, committed run:
+    ``<study>/runs/.../`` folders whose ``results.json`` and ``encoder.keras`` git tracks."""
+    return {folder: sorted(files) for folder, files in sorted(_tracked_run_files(root).items())
             if RESULTS_FILE in files and ENCODER_FILE in files}
 
 
