@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import io
 import json
@@ -204,6 +205,7 @@ def _sap(train, ys_train, test, ys_test) -> float:
         np.random.set_state(state)
 
 
+@functools.lru_cache(maxsize=None)  # read once: every DCI-ES cell asks
 def dci_es_probes(config: str = os.path.join(METRICS_DIR, "dci_es.gin")) -> tuple[int, tuple]:
     """The forests' trees and depths the DCI-ES config binds (``dci_es.num_trees``, ``dci_es.max_depths``;
     the metric's defaults where it binds none), read from the config itself: the study scores what
@@ -242,7 +244,7 @@ def score_codes(codes: np.ndarray, factors: np.ndarray, size: int, score: str, b
         return float((dcimig if score == DCIMIG else jemmig)(quantities)[name])
     if score in (INFOM, INFOE, INFOC):
         memo = {} if memo is None else memo
-        key = ("infomec", size, seed, codes.shape, id(codes))
+        key = ("infomec", id(codes), size, seed)
         if key not in memo:
             memo[key] = infomec(ys_train.T, train.T, discrete_latents=False, seed=seed)
         return float(memo[key][name])
