@@ -14,6 +14,11 @@ histogram bins of each dimension, by LightGBM's second-order gain, where scikit-
 Friedman's squared-error improvement. So the scores are close to, not equal to, the standard DCI's:
 ``results/dci_fast/`` measures how close on trained runs. The standard DCI stays the default
 (``gin_configs/metrics/dci.gin``); this one is ``gin_configs/metrics/dci_fast.gin``.
+
+The same trees are registered with gin as ``lightgbm_classifier``, a drop-in for disentanglement_lib's
+``predictor.predictor_fn = @gradient_boosting_classifier`` in its predictor-based metrics:
+``gin_configs/metrics/fairness_fast.gin`` runs disentanglement_lib's fairness code, unchanged, with them
+(``results/fairness_fast/`` measures how close that comes to the standard fairness).
 """
 from __future__ import annotations
 
@@ -28,16 +33,23 @@ BOOSTING = dict(n_estimators=100, learning_rate=0.1, max_depth=3, num_leaves=8, 
                 subsample=1.0, colsample_bytree=1.0, reg_lambda=0.0, importance_type="gain")
 
 
+@gin.configurable("lightgbm_classifier")
+def lightgbm_classifier(seed: int = 0):
+    """LightGBM's histogram boosted trees shaped as scikit-learn's ``GradientBoostingClassifier()``, which
+    disentanglement_lib's ``gradient_boosting_classifier`` returns: single-threaded and deterministic."""
+    import lightgbm  # an optional dependency: pip install "dmelodies[fast-dci]"
+
+    return lightgbm.LGBMClassifier(**BOOSTING, random_state=seed, deterministic=True, n_jobs=1, verbose=-1)
+
+
 def importance_matrix(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                       seed: int = 0) -> tuple[np.ndarray, float, float]:
     """As disentanglement_lib's ``dci.compute_importance_gbt`` (codes (L, n), factors (K, n)): the
     importance matrix (L, K), and the mean training and test accuracy over factors."""
-    import lightgbm  # an optional dependency: pip install "dmelodies[fast-dci]"
-
     importance = np.zeros((x_train.shape[0], y_train.shape[0]), dtype=np.float64)
     train_accuracy, test_accuracy = [], []
     for k in range(y_train.shape[0]):
-        model = lightgbm.LGBMClassifier(**BOOSTING, random_state=seed, deterministic=True, n_jobs=1, verbose=-1)
+        model = lightgbm_classifier(seed)
         model.fit(x_train.T, y_train[k])
         gain = np.abs(model.feature_importances_.astype(np.float64))
         importance[:, k] = gain / gain.sum() if gain.sum() > 0 else gain

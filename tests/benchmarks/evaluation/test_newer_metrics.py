@@ -137,3 +137,26 @@ def test_evaluate_scores_fast_dci_with_its_config():
     scores = results["dci_fast"]["scores"]["dci_fast"]
     assert set(scores) == {"disentanglement", "completeness", "informativeness_train", "informativeness_test"}
     assert scores["disentanglement"] > 0.9 and scores["informativeness_test"] > 0.99
+
+
+def test_fast_fairness_runs_disentanglement_libs_fairness_with_the_fast_trees():
+    """gin_configs/metrics/fairness_fast.gin: the factors themselves give fair predictions, noise unfair
+    ones, and on the factors the unfairness is close to the standard boosted trees'."""
+    pytest.importorskip("lightgbm")
+    from benchmarks.evaluation.metrics.dci_fast import lightgbm_classifier
+
+    assert lightgbm_classifier().get_params()["n_estimators"] == 100  # scikit-learn's default shape
+    sizes = ["fairness.num_train = 300", "fairness.num_test_points_per_class = 2"]
+    rng = np.random.default_rng(0)
+    oracle = lambda tokens: d.factors_from_tokens(tokens) + 0.05 * rng.standard_normal((len(tokens), 9))  # noqa: E731
+    noise = lambda tokens: rng.standard_normal((len(tokens), 9))  # noqa: E731
+    key = "mean_fairness:mean_pred:mean_sens"
+    found = {}
+    for predictor in ("lightgbm_classifier", "gradient_boosting_classifier"):
+        for name, function in (("oracle", oracle), ("noise", noise)):
+            bindings = sizes + [f"predictor.predictor_fn = @{predictor}"]
+            found[predictor, name] = evaluate.score(function, ["fairness"], gin_bindings=bindings)[
+                "fairness"]["scores"]["fairness"][key]
+    assert found["lightgbm_classifier", "oracle"] < 0.1 < 0.2 < found["lightgbm_classifier", "noise"]
+    assert found["lightgbm_classifier", "oracle"] == pytest.approx(found["gradient_boosting_classifier", "oracle"],
+                                                                   abs=0.05)

@@ -29,6 +29,7 @@ SMALL = {
     "downstream_task": ["downstream_task.num_train = [20, 40]", "downstream_task.num_test = 40",
                         "predictor.predictor_fn = @gradient_boosting_classifier"],
     "fairness": ["fairness.num_train = 60", "fairness.num_test_points_per_class = 1"],
+    "fairness_fast": ["fairness.num_train = 60", "fairness.num_test_points_per_class = 1"],
     "unsupervised": ["unsupervised_metrics.num_train = 300"],
     "controllability": ["controllability.num_examples = 20", "controllability.num_steps = 3"],
     "generalisation": ["generalisation.num_train = 300", "generalisation.num_test = 200"],
@@ -101,7 +102,7 @@ def test_disentanglement_libs_downstream_and_fairness_scores_tell_the_factors_fr
 def test_every_metric_config_has_small_test_sizes():
     configs = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(E.CONFIG_DIR, "*.gin"))}
     assert configs == set(SMALL)
-    assert set(E.METRICS) | {"paper", "paper_factor_vae"} == configs
+    assert set(E.METRICS) | {"paper", "paper_factor_vae", "fairness_fast"} == configs
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
