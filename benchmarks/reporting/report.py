@@ -22,7 +22,9 @@
 - ``summary.md`` and ``summary.csv``: statistics over seeds (:mod:`benchmarks.reporting.seed_statistics`): per
   point, the median and range over its seeds of reconstruction accuracy, MIG, Modularity, SAP,
   controllability (exact and robust read-back), latent holes, interpretability and how much validation
-  accuracy rose in the last epoch;
+  accuracy rose in the last epoch; in a second table, where runs have them, the newer metrics (DCIMIG,
+  JEMMIG, InfoM/E/C, DCI-ES's D and E), the downstream classifiers' accuracy from 10,000 melodies and their
+  sample efficiency (:func:`sample_efficiency`), and unfairness (``fairness_fast``);
   per method, architecture and budget (epochs), the median over its runs with a bootstrap 95 % interval;
   and with ``--null_floor``, each metric's value for representations that learned nothing
   (:mod:`benchmarks.evaluation.null_floor`), to read every score against; with ``--sensitivity``, each
@@ -68,7 +70,7 @@ FACTORWISE_SOURCES = ("mig", "paper")
 _RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "epochs", "dataset_config",
                 "reconstruction_accuracy")
 # The summary's columns: (heading, the record's value).
-SUMMARY_SCORES = {
+STANDARD_SUMMARY_SCORES = {
     "accuracy": lambda r: r["reconstruction_accuracy"],
     "MIG": lambda r: headline(r, "MIG"),
     "Modularity": lambda r: headline(r, "Modularity"),
@@ -79,6 +81,24 @@ SUMMARY_SCORES = {
     "interpretability": lambda r: r["scores"].get("interpretability/interpretability"),
     "last-epoch gain": lambda r: last_epoch_gain(r),
 }
+# The newer metrics (benchmarks.evaluation.metrics) and disentanglement_lib's downstream and fairness scores:
+# a second table in summary.md, written where any run has them.
+NEWER_SUMMARY_SCORES = {
+    "DCIMIG": lambda r: r["scores"].get("dcimig/dcimig"),
+    "JEMMIG": lambda r: r["scores"].get("jemmig/jemmig"),
+    "InfoM": lambda r: r["scores"].get("infomec/infom"),
+    "InfoE": lambda r: r["scores"].get("infomec/infoe"),
+    "InfoC": lambda r: r["scores"].get("infomec/infoc"),
+    "DCI-ES D": lambda r: r["scores"].get("dci_es/disentanglement"),
+    "DCI-ES E": lambda r: r["scores"].get("dci_es/dci_es_explicitness"),
+    "downstream accuracy": lambda r: r["scores"].get("downstream_task/10000:mean_test_accuracy"),
+    "sample efficiency": lambda r: sample_efficiency(r),
+    "unfairness": lambda r: r["scores"].get("fairness_fast/mean_fairness:mean_pred:mean_sens"),
+}
+# summary.md's tables per level: a block of columns each.
+SUMMARY_TABLES = {"": tuple(STANDARD_SUMMARY_SCORES),
+                  "newer metrics, downstream and fairness": tuple(NEWER_SUMMARY_SCORES)}
+SUMMARY_SCORES = {**STANDARD_SUMMARY_SCORES, **NEWER_SUMMARY_SCORES}
 VALIDATION_LOGS = os.path.join(LOGS, "validation")
 CURVES = {"accuracy": "epoch_reconstruction_accuracy", "kl": "epoch_kl"}
 
@@ -111,6 +131,14 @@ def last_epoch_gain(record: dict) -> float | None:
     """How much validation accuracy rose in the run's last epoch: near 0 at a plateau."""
     accuracy = record.get("curves", {}).get("accuracy", [])
     return accuracy[-1] - accuracy[-2] if len(accuracy) >= 2 else None
+
+
+def sample_efficiency(record: dict) -> float | None:
+    """Locatello et al.'s (2019) statistical efficiency of a code: the downstream classifiers' mean test
+    accuracy from 100 training melodies over that from 10,000 (``downstream_task``)."""
+    few = record["scores"].get("downstream_task/100:mean_test_accuracy")
+    many = record["scores"].get("downstream_task/10000:mean_test_accuracy")
+    return few / many if few is not None and many else None
 
 
 def collect(root: str) -> tuple[list[dict], list[str]]:
@@ -506,23 +534,24 @@ def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None =
               "method": "Per method, architecture and budget: median over runs [bootstrap 95 % interval]",
               "null floor": "Null floor: representations that learned nothing, median [min, max] over seeds "
                             "(python -m benchmarks.null_floor)"}
-    scores = list(SUMMARY_SCORES)
     parts = []
-    for level, title in titles.items():
-        mine = [row for row in rows if row["level"] == level]
-        if not mine:
-            continue
-        cells: dict[str, dict] = {}
-        for row in mine:
-            mark = f" {UNRESOLVED_MARK}" if level == "point" and (row["group"], row["score"]) in unresolved else ""
-            cells.setdefault(row["group"], {"n": 0})[row["score"]] = stats.Summary(
-                row["n"], row["median"], row["low"], row["high"]).format() + mark
-            cells[row["group"]]["n"] = max(cells[row["group"]]["n"], row["n"])
-        heading = "seeds" if level != "method" else "runs"
-        lines = [f"## {title}", "", "| " + " | ".join([level, heading, *scores]) + " |", "|---" * (len(scores) + 2) + "|"]
-        lines += ["| " + " | ".join([group, str(cell["n"]), *(cell.get(s, "–") for s in scores)]) + " |"
-                  for group, cell in cells.items()]
-        parts.append("\n".join(lines))
+    for block, scores in SUMMARY_TABLES.items():
+        for level, title in titles.items():
+            mine = [row for row in rows if row["level"] == level and row["score"] in scores]
+            if not mine:
+                continue
+            cells: dict[str, dict] = {}
+            for row in mine:
+                mark = f" {UNRESOLVED_MARK}" if level == "point" and (row["group"], row["score"]) in unresolved else ""
+                cells.setdefault(row["group"], {"n": 0})[row["score"]] = stats.Summary(
+                    row["n"], row["median"], row["low"], row["high"]).format() + mark
+                cells[row["group"]]["n"] = max(cells[row["group"]]["n"], row["n"])
+            heading = "seeds" if level != "method" else "runs"
+            lines = [f"## {title}" + (f": {block}" if block else ""), "",
+                     "| " + " | ".join([level, heading, *scores]) + " |", "|---" * (len(scores) + 2) + "|"]
+            lines += ["| " + " | ".join([group, str(cell["n"]), *(cell.get(s, "–") for s in scores)]) + " |"
+                      for group, cell in cells.items()]
+            parts.append("\n".join(lines))
     notes = ("A difference between two methods is called only where their intervals do not overlap "
              "(benchmarks/reporting/seed_statistics.py). `last-epoch gain`: how much validation reconstruction accuracy "
              "rose in the last epoch; well above 0, the run had not reached a plateau.")

@@ -242,3 +242,28 @@ def test_summary_states_resolvable_differences_and_marks_the_point_comparisons_b
     assert text.replace(" ≈", "").startswith(plain.split("\n## Resolvable")[0].rstrip("\n"))
     sensitivity.write_text("[]")
     assert report_command.main([f"--root={root}", f"--out={out}", f"--sensitivity={sensitivity}"]) == 2
+
+
+def test_summary_has_a_second_table_for_the_newer_downstream_and_fairness_scores(tmp_path):
+    """Written only where runs have those scores; sample efficiency is accuracy from 100 over 10,000."""
+    root, out = tmp_path / "runs", tmp_path / "report"
+    folders = [_write_run(root, f"s=0.1/cnn_beta_vae/beta=4/seed={seed}", results=dict(_good_results(), seed=seed))
+               for seed in range(2)]
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
+    assert "newer metrics" not in (out / "summary.md").read_text()
+    for seed, folder in enumerate(folders):
+        scores = {"downstream_task": {"downstream_task": {"100:mean_test_accuracy": 0.3 + 0.1 * seed,
+                                                          "10000:mean_test_accuracy": 0.6}},
+                  "fairness_fast": {"fairness": {"mean_fairness:mean_pred:mean_sens": 0.05}},
+                  "dcimig": {"dcimig": {"dcimig": 0.2}}}
+        for name, groups in scores.items():
+            with open(os.path.join(folder, "metrics", f"{name}.json"), "w") as file:
+                json.dump({"name": name, "scores": groups}, file)
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
+    text = (out / "summary.md").read_text()
+    assert "## Per point: median [min, max] over seeds: newer metrics, downstream and fairness" in text
+    rows = {(r["level"], r["group"], r["score"]): r for r in csv.DictReader(open(out / "summary.csv"))}
+    efficiency = rows[("point", "s=0.1/cnn_beta_vae/beta=4", "sample efficiency")]
+    assert (float(efficiency["low"]), float(efficiency["high"])) == pytest.approx((0.5, 2 / 3))
+    assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "unfairness")]["median"]) == pytest.approx(0.05)
+    assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "DCIMIG")]["median"]) == pytest.approx(0.2)
