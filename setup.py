@@ -61,7 +61,7 @@ setup(
         # mkdocs, its Material theme and mkdocstrings build the site (tests/test_docs.py builds it strictly).
         # mlcroissant validates the dataset's Croissant file (tests/dmelodies_tfds/test_croissant.py) and
         # python -m dmelodies_tfds croissant writes it with mlcroissant's classes (1.1.1 changes no other package).
-        # lightgbm: the fast DCI (gin_configs/metrics/dci_fast.gin) and its tests.
+        # lightgbm: the fast DCI and fairness (gin_configs/metrics/dci_fast.gin, fairness_fast.gin) and their tests.
         # pytest-xdist: the suite on two processes (README's test command), a file's tests in one of them.
         # jax and torch: the cross-backend tests (CPU builds: torch 2.13.0 is PyTorch's CPU wheel where this
         # project's CI runs; elsewhere pip may fetch a larger CUDA build).
@@ -72,7 +72,7 @@ setup(
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "mkdocs-gen-files>=0.5",
                  "mkdocs-literate-nav>=0.6"],
         "grain": ["grain>=0.2.18"],
-        "fast-dci": ["lightgbm>=4"],  # gin_configs/metrics/dci_fast.gin: DCI from histogram boosted trees
+        "fast-dci": ["lightgbm>=4"],  # dci_fast.gin and fairness_fast.gin: histogram boosted trees
         "ray": ["ray"],  # python -m benchmarks.sweep --runner=ray
         # python -m benchmarks.train --backend=jax|torch (the other Keras 3 backends; docs/training.md).
         "jax": ["jax>=0.4.36"],
