@@ -10,6 +10,8 @@ From Python, :func:`score` scores any representation function.
 A results file holds ``name``, ``scores`` (metric -> the metric's own dict, e.g. ``{"mig":
 {"discrete_mig": 0.31}}``), ``factorwise_mig`` (factor -> MIG, when MIG was computed), ``protocol``,
 ``seed``, ``split_seed``, ``split_config``, ``metric_seconds`` and ``elapsed_seconds``; plain JSON numbers only.
+A file :func:`run` writes also holds ``provenance``: the commit, source changes and package versions of the
+code that scored (:func:`benchmarks.provenance.provenance`).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import numpy as np
 import dmelodies_tfds as d
 from dmelodies_tfds.dmelodies.dmelodies_dataset_builder import make_config
 from benchmarks import run_dir
+from benchmarks.provenance import provenance
 from benchmarks.evaluation import dlib_compat  # noqa: F401  (before disentanglement_lib)
 from benchmarks.evaluation import controllability, generalisation, ground_truth
 from benchmarks.evaluation.metrics import dci_es, dci_fast, dcimig, infomec, interpretability, jemmig
@@ -277,8 +280,9 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
     ``evaluation.split_config``, overridable by ``gin_bindings``), so the paper protocol and
     ``generalisation`` score the test melodies of the split the run trained on.
     """
+    code = provenance()  # the code that scores, read before it runs (as training records it)
     result, operative_config = score_run(model_dir, gin_files, gin_bindings)
-    return result, run_dir.write_metrics(model_dir, result, operative_config)
+    return result, run_dir.write_metrics(model_dir, {**result, "provenance": code}, operative_config)
 
 
 def score_run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:

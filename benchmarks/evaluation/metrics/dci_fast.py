@@ -37,8 +37,10 @@ BOOSTING = dict(n_estimators=100, learning_rate=0.1, max_depth=3, num_leaves=8, 
 def lightgbm_classifier(seed: int = 0):
     """LightGBM's histogram boosted trees shaped as scikit-learn's ``GradientBoostingClassifier()``, which
     disentanglement_lib's ``gradient_boosting_classifier`` returns: single-threaded and deterministic."""
-    import lightgbm  # an optional dependency: pip install "dmelodies[fast-dci]"
-
+    try:
+        import lightgbm
+    except ImportError as error:  # an optional dependency
+        raise ImportError('dci_fast and fairness_fast need LightGBM: pip install "dmelodies[fast-dci]"') from error
     return lightgbm.LGBMClassifier(**BOOSTING, random_state=seed, deterministic=True, n_jobs=1, verbose=-1)
 
 

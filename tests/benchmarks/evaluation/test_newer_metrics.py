@@ -160,3 +160,13 @@ def test_fast_fairness_runs_disentanglement_libs_fairness_with_the_fast_trees():
     assert found["lightgbm_classifier", "oracle"] < 0.1 < 0.2 < found["lightgbm_classifier", "noise"]
     assert found["lightgbm_classifier", "oracle"] == pytest.approx(found["gradient_boosting_classifier", "oracle"],
                                                                    abs=0.05)
+
+
+def test_the_fast_trees_name_the_extra_to_install_when_lightgbm_is_missing(monkeypatch):
+    import sys
+
+    from benchmarks.evaluation.metrics.dci_fast import lightgbm_classifier
+
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # import lightgbm now raises ImportError
+    with pytest.raises(ImportError, match=r'pip install "dmelodies\[fast-dci\]"'):
+        lightgbm_classifier()

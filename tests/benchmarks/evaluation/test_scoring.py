@@ -115,6 +115,7 @@ def test_every_metric_config_runs_from_the_command_line(name, tiny_model_dir, ca
         result = json.load(file)
     assert result["name"] == name and result["seed"] == 0 and result["elapsed_seconds"] > 0
     assert result["split_seed"] == 0  # a hand-saved encoder without results.json: the default split
+    assert result["provenance"]["packages"]["tensorflow"]  # the code that scored
     assert set(result["scores"]) == set(result["protocol"]["metrics"])
     assert all(isinstance(v, (int, float, list)) for scores in result["scores"].values() for v in scores.values())
     assert ("factorwise_mig" in result) == ("mig" in result["scores"])
