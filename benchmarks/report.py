@@ -15,7 +15,8 @@ if __name__ == "__main__":
     cli.quiet_start()  # before TensorFlow loads (the learning curves read TensorBoard logs)
 
 
-def main(argv=None) -> int:
+def arguments(argv=None):
+    """The command line's arguments (also read by the test that rebuilds every committed report)."""
     from benchmarks.study.grid import PRESETS
 
     parser = cli.parser(__doc__, "report")
@@ -29,7 +30,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sensitivity", help="a sensitivity.json (python -m benchmarks.metric_sensitivity): "
                                               "summary.md states each score's resolvable difference and marks "
                                               "the point comparisons below it")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = arguments(argv)
     from benchmarks.reporting.report import build_report
     from dmelodies_tfds.text import one_line
 

@@ -598,6 +598,26 @@ def build_report(root: str, out: str | None = None, preset: str | None = None, n
     Everything is computed first and then written file by file, each atomically, so an error leaves the
     previous report untouched; figures of an earlier report that the data no longer supports are removed.
     """
+    report = report_texts(root, preset, null_floor, sensitivity)
+    records, texts = report.pop("records"), report.pop("texts")
+    out = out or os.path.join(root, "report")
+    figures = render_figures(records)
+    os.makedirs(out, exist_ok=True)
+    for name, text in texts.items():
+        write_text(os.path.join(out, name), text)
+    for name, data in figures.items():
+        _write_bytes(os.path.join(out, name), data)
+    for name in FIGURES:
+        if name not in figures and os.path.exists(os.path.join(out, name)):
+            os.remove(os.path.join(out, name))  # an earlier report's figure: no longer this data's
+    return {**report, "out": out, "figures": [os.path.join(out, name) for name in figures]}
+
+
+def report_texts(root: str, preset: str | None = None, null_floor: str | None = None,
+                 sensitivity: str | None = None) -> dict:
+    """The report's text files (``texts``: file name -> contents) and what they were made from, without
+    writing anything: :func:`build_report` writes them, and a test checks that every committed report
+    is what its runs give today."""
     from benchmarks.evaluation.null_floor import read_null_floor
     from benchmarks.evaluation.sensitivity import read_resolvable
 
@@ -608,7 +628,6 @@ def build_report(root: str, out: str | None = None, preset: str | None = None, n
         if problems:
             raise ValueError(f"no usable results.json under {root!r}: " + "; ".join(problems[:3]))
         raise FileNotFoundError(f"no results.json under {root!r}: train runs first (python -m benchmarks.train)")
-    out = out or os.path.join(root, "report")
     header, rows = table(records)
     missing = missing_runs(root, records, preset)
     summary = summary_rows(records, floor)
@@ -619,14 +638,5 @@ def build_report(root: str, out: str | None = None, preset: str | None = None, n
         "summary.md": summary_markdown(summary, resolvable, unresolved_points(records, summary, resolvable or {})),
         "summary.csv": to_csv(list(summary[0]) if summary else [], [list(row.values()) for row in summary]),
     }
-    figures = render_figures(records)
-    os.makedirs(out, exist_ok=True)
-    for name, text in texts.items():
-        write_text(os.path.join(out, name), text)
-    for name, data in figures.items():
-        _write_bytes(os.path.join(out, name), data)
-    for name in FIGURES:
-        if name not in figures and os.path.exists(os.path.join(out, name)):
-            os.remove(os.path.join(out, name))  # an earlier report's figure: no longer this data's
-    return {"runs": len(records), "missing": missing, "problems": problems, "out": out,
-            "figures": [os.path.join(out, name) for name in figures], "columns": header, "summary": summary}
+    return {"records": records, "texts": texts, "runs": len(records), "missing": missing, "problems": problems,
+            "columns": header, "summary": summary}

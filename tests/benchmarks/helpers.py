@@ -26,6 +26,11 @@ SYSTEM_TEMPDIR = tempfile.gettempdir()
 QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+def in_git_checkout() -> bool:
+    """Whether the repository is a git checkout (the committed results are those git lists)."""
+    return subprocess.run(["git", "-C", REPO, "rev-parse"], capture_output=True).returncode == 0
+
+
 def gin_file(name: str) -> str:
     """gin_configs/<name>.gin."""
     return os.path.join(GIN_DIR, f"{name}.gin")

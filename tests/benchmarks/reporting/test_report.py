@@ -2,13 +2,16 @@
 import csv
 import json
 import os
+import shlex
+import subprocess
 
 import pytest
 
 import dmelodies_tfds as d
 from benchmarks import report as report_command
 from benchmarks.reporting import report
-from helpers import tiny_run
+from helpers import REPO, in_git_checkout, tiny_run
+
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +270,30 @@ def test_summary_has_a_second_table_for_the_newer_downstream_and_fairness_scores
     assert (float(efficiency["low"]), float(efficiency["high"])) == pytest.approx((0.5, 2 / 3))
     assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "unfairness")]["median"]) == pytest.approx(0.05)
     assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "DCIMIG")]["median"]) == pytest.approx(0.2)
+
+
+def _report_commands(readme: str) -> list[list[str]]:
+    """The ``python -m benchmarks.report`` commands of results/README.md, as argument lists."""
+    text = open(readme).read().replace("\\\n", " ")
+    return [shlex.split(line)[3:] for line in text.splitlines() if line.startswith("python -m benchmarks.report ")]
+
+
+@pytest.mark.skipif(not in_git_checkout(), reason="the committed runs are those git lists: needs the checkout")
+def test_every_committed_report_is_what_its_committed_runs_give(tmp_path):
+    """Fails when a report under results/ was not rebuilt after its runs changed, or was built from files
+    that are not committed: rerun the study's command in results/README.md after committing the runs."""
+    commands = _report_commands(os.path.join(REPO, "results", "README.md"))
+    assert len(commands) >= 5
+    for argv in commands:
+        args = report_command.arguments(argv)
+        tracked = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--", args.root], capture_output=True,
+                                 check=True).stdout.decode().split("\0")
+        root = tmp_path / args.root
+        for path in filter(None, tracked):  # the committed files only, linked into a copy of the tree
+            os.makedirs(tmp_path / os.path.dirname(path), exist_ok=True)
+            os.symlink(os.path.join(REPO, path), tmp_path / path)
+        extras = [os.path.join(REPO, p) if p else None for p in (args.null_floor, args.sensitivity)]
+        texts = report.report_texts(str(root), args.preset, *extras)["texts"]
+        for name, text in texts.items():
+            with open(os.path.join(REPO, args.out, name)) as file:
+                assert file.read() == text, f"{args.out}/{name} is stale: rerun python -m benchmarks.report {' '.join(argv)}"

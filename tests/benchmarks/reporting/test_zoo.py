@@ -13,7 +13,7 @@ import pytest
 from benchmarks import leaderboard as leaderboard_command
 from benchmarks import zoo as zoo_command
 from benchmarks.reporting import leaderboard, seed_statistics, zoo
-from helpers import REPO
+from helpers import REPO, in_git_checkout
 
 RESULTS = os.path.join(REPO, "results")
 
@@ -22,18 +22,15 @@ def _git(folder, *arguments):
     subprocess.run(["git", "-C", str(folder), *arguments], check=True, capture_output=True)
 
 
-def _in_git_checkout() -> bool:
-    return subprocess.run(["git", "-C", REPO, "rev-parse"], capture_output=True).returncode == 0
 
-
-@pytest.mark.skipif(not _in_git_checkout(), reason="the zoo lists committed runs (git ls-files): needs the checkout")
+@pytest.mark.skipif(not in_git_checkout(), reason="the zoo lists committed runs (git ls-files): needs the checkout")
 def test_the_committed_index_is_current_and_every_listed_file_matches_it():
     """Fails when a listed file changed, a committed run is missing from results/zoo.json, or an entry's run
     is gone: rebuild with python -m benchmarks.zoo index. Runs still training (untracked) do not count."""
     assert zoo.check(RESULTS) == []
 
 
-@pytest.mark.skipif(not _in_git_checkout(), reason="the zoo lists committed runs (git ls-files): needs the checkout")
+@pytest.mark.skipif(not in_git_checkout(), reason="the zoo lists committed runs (git ls-files): needs the checkout")
 def test_the_committed_leaderboard_is_what_the_zoo_builds():
     """Fails when results/LEADERBOARD.md or leaderboard.csv was edited by hand or not rebuilt after the zoo
     changed: rebuild with python -m benchmarks.leaderboard."""
