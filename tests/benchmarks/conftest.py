@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from helpers import TOOLS_DIR
+from helpers import load_script
 
 LATENT_DIM = 32
 
@@ -75,13 +75,4 @@ def tiny_model_dir(tmp_path_factory, tiny_networks) -> str:
 def load_tool():
     """Imports a script of ``tools/`` by name (tools/ is not a package): the reference-number generators
     hold the fixtures the metric tests score."""
-    import importlib.util
-
-    def load(name: str):
-        path = os.path.join(TOOLS_DIR, f"{name}.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    return load
+    return lambda name: load_script("tools", name)

@@ -18,12 +18,21 @@ REPO = str(pathlib.Path(__file__).resolve().parents[2])
 GIN_DIR = os.path.join(REPO, "gin_configs")
 GOLDEN = pathlib.Path(REPO) / "tests" / "benchmarks" / "golden"  # tools/make_golden_fixtures.py --out
 NOTEBOOK = os.path.join(REPO, "notebooks", "dmelodies_tour.ipynb")
-TOOLS_DIR = os.path.join(REPO, "tools")
 # The temporary folder of the system, read before tests/conftest.py points tempfile (and TMPDIR) at a folder
 # of pytest's base temporary folder for the session.
 SYSTEM_TEMPDIR = tempfile.gettempdir()
 # TensorFlow's C++ log lines at warnings and above only, for commands whose output a test reads.
 QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def load_script(folder: str, name: str):
+    """Imports ``<folder>/<name>.py`` of the repository (tools/ and perf/ are not packages)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, folder, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def in_git_checkout() -> bool:

@@ -1,19 +1,10 @@
 """perf/fast_agreement.py: reads both estimators' results files of each run and reports their differences."""
-import importlib.util
 import json
 import os
 
 import pytest
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(REPOSITORY, "perf", "fast_agreement.py")
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("fast_agreement", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_script
 
 
 def _write(run, name, metric, scores, seconds):
@@ -23,7 +14,7 @@ def _write(run, name, metric, scores, seconds):
 
 
 def test_fairness_agreement_reads_the_fast_files_under_fairness_and_names_a_missing_one(tmp_path, capsys):
-    agreement = load_script()
+    agreement = load_script("perf", "fast_agreement")
     keys = agreement.COMPARED["fairness"][2]
     runs = [tmp_path / "a", tmp_path / "b"]
     for shift, run in zip((0.01, -0.03), runs):
@@ -41,7 +32,7 @@ def test_fairness_agreement_reads_the_fast_files_under_fairness_and_names_a_miss
 
 
 def test_dci_agreement_reads_the_fast_dci_under_its_own_name(tmp_path):
-    agreement = load_script()
+    agreement = load_script("perf", "fast_agreement")
     keys = agreement.COMPARED["dci"][2]
     _write(tmp_path, "dci", "dci", {k: 0.5 for k in keys}, 800.0)
     _write(tmp_path, "dci_fast", "dci_fast", {k: 0.49 for k in keys}, 30.0)

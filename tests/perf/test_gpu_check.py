@@ -1,6 +1,5 @@
 """perf/gpu_check.py: the accelerator check runs end to end without TensorFlow, and its archives carry
 runs that resume or score on another machine."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,19 +8,13 @@ import tarfile
 
 import pytest
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import REPO as REPOSITORY, load_script
+
 SCRIPT = os.path.join(REPOSITORY, "perf", "gpu_check.py")
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_archives_keep_each_runs_newest_checkpoint_and_unpack_only_inside_their_root(tmp_path):
-    gpu_check = load_script()
+    gpu_check = load_script("perf", "gpu_check")
     root = tmp_path / "runs"
     for point, seed, steps in (("cnn_beta_vae/beta=1", 0, (1000, 2000, 2500)), ("cnn_beta_vae/beta=1", 1, (1000,)),
                                ("s=0.1/rnn_beta_vae/beta=1", 2, (3000,))):
