@@ -3,13 +3,12 @@ import csv
 import json
 import os
 import shlex
-import subprocess
 
 import pytest
 
 import dmelodies_tfds as d
 from benchmarks import report as report_command
-from benchmarks.reporting import report
+from benchmarks.reporting import report, zoo
 from helpers import REPO, in_git_checkout, tiny_run
 
 
@@ -286,12 +285,10 @@ def test_every_committed_report_is_what_its_committed_runs_give(tmp_path):
     assert len(commands) >= 5
     for argv in commands:
         args = report_command.arguments(argv)
-        tracked = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--", args.root], capture_output=True,
-                                 check=True).stdout.decode().split("\0")
         root = tmp_path / args.root
-        for path in filter(None, tracked):  # the committed files only, linked into a copy of the tree
-            os.makedirs(tmp_path / os.path.dirname(path), exist_ok=True)
-            os.symlink(os.path.join(REPO, path), tmp_path / path)
+        for path in zoo.tracked_files(os.path.join(REPO, args.root)):  # the committed files only, linked
+            os.makedirs(root / os.path.dirname(path), exist_ok=True)
+            os.symlink(os.path.join(REPO, args.root, path), root / path)
         extras = [os.path.join(REPO, p) if p else None for p in (args.null_floor, args.sensitivity)]
         texts = report.report_texts(str(root), args.preset, *extras)["texts"]
         for name, text in texts.items():

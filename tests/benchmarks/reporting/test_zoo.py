@@ -22,7 +22,6 @@ def _git(folder, *arguments):
     subprocess.run(["git", "-C", str(folder), *arguments], check=True, capture_output=True)
 
 
-
 @pytest.mark.skipif(not in_git_checkout(), reason="the zoo lists committed runs (git ls-files): needs the checkout")
 def test_the_committed_index_is_current_and_every_listed_file_matches_it():
     """Fails when a listed file changed, a committed run is missing from results/zoo.json, or an entry's run
