@@ -274,7 +274,8 @@ def _split_bindings(results: dict, model_dir: str) -> list[str]:
 
 
 def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:
-    """Evaluates the run in ``model_dir`` as configured; returns the results and the JSON file written.
+    """Evaluates the run in ``model_dir`` as configured; returns the results (as written, ``provenance``
+    included) and the JSON file written.
 
     The split seed and split config come from the run's ``results.json`` (``evaluation.split_seed`` and
     ``evaluation.split_config``, overridable by ``gin_bindings``), so the paper protocol and
@@ -282,7 +283,8 @@ def run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = 
     """
     code = provenance()  # the code that scores, read before it runs (as training records it)
     result, operative_config = score_run(model_dir, gin_files, gin_bindings)
-    return result, run_dir.write_metrics(model_dir, {**result, "provenance": code}, operative_config)
+    result = {**result, "provenance": code}
+    return result, run_dir.write_metrics(model_dir, result, operative_config)
 
 
 def score_run(model_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str] = ()) -> tuple[dict, str]:
