@@ -115,7 +115,7 @@ def markdown_text(rows: Sequence[dict], models: int) -> str:
         f"Every point of the model zoo ({models} models in `zoo.json`; docs/zoo.md), built by "
         "`python -m benchmarks.leaderboard`; do not edit by hand. A cell is the median over the point's seeds "
         "[percentile-bootstrap 95 % interval] (benchmarks/reporting/seed_statistics.py); a single seed shows "
-        "its value alone. Runs of different studies, budgets (s: 100·s epochs) or dataset configs are never "
+        "its value alone, and `(k of n)` says that only k of the point's n seeds have that score so far. Runs of different studies, budgets (s: 100·s epochs) or dataset configs are never "
         "pooled. Rows are ranked by median MIG; two rows differ only where their intervals do not overlap. "
         "`leaderboard.csv` has every score of every metric file, with its interval.",
     ]
@@ -128,9 +128,14 @@ def markdown_text(rows: Sequence[dict], models: int) -> str:
                   "| rank | point | seeds | " + " | ".join(zoo.HEADLINE_SCORES[key] for key in columns) + " |",
                   "|---:|---|---:|" + "---|" * len(columns)]
         for rank, row in enumerate(members, start=1):
-            cells = [row["scores"][key].format() if key in row["scores"] else "–" for key in columns]
+            cells = [_cell(row["scores"][key], row["seeds"]) if key in row["scores"] else "–" for key in columns]
             lines.append(f"| {rank} | {point_label(row)} | {row['seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(summary: stats.Summary, seeds: int) -> str:
+    """The summary, and how many of the point's seeds have the score where not all do (scored run by run)."""
+    return summary.format() + (f" ({summary.n} of {seeds})" if summary.n < seeds else "")
 
 
 def texts(rows: Sequence[dict]) -> dict[str, str]:

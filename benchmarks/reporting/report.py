@@ -540,12 +540,15 @@ def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None =
             mine = [row for row in rows if row["level"] == level and row["score"] in scores]
             if not mine:
                 continue
-            cells: dict[str, dict] = {}
+            # a row's count is its runs; a score only some of them have says how many (scored run by run)
+            counts = {group: max(row["n"] for row in mine if row["group"] == group) for group in
+                      dict.fromkeys(row["group"] for row in mine)}
+            cells: dict[str, dict] = {group: {"n": n} for group, n in counts.items()}
             for row in mine:
                 mark = f" {UNRESOLVED_MARK}" if level == "point" and (row["group"], row["score"]) in unresolved else ""
-                cells.setdefault(row["group"], {"n": 0})[row["score"]] = stats.Summary(
-                    row["n"], row["median"], row["low"], row["high"]).format() + mark
-                cells[row["group"]]["n"] = max(cells[row["group"]]["n"], row["n"])
+                partial = f" ({row['n']} of {counts[row['group']]})" if row["n"] < counts[row["group"]] else ""
+                cells[row["group"]][row["score"]] = stats.Summary(
+                    row["n"], row["median"], row["low"], row["high"]).format() + partial + mark
             heading = "seeds" if level != "method" else "runs"
             lines = [f"## {title}" + (f": {block}" if block else ""), "",
                      "| " + " | ".join([level, heading, *scores]) + " |", "|---" * (len(scores) + 2) + "|"]
@@ -554,7 +557,8 @@ def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None =
             parts.append("\n".join(lines))
     notes = ("A difference between two methods is called only where their intervals do not overlap "
              "(benchmarks/reporting/seed_statistics.py). `last-epoch gain`: how much validation reconstruction accuracy "
-             "rose in the last epoch; well above 0, the run had not reached a plateau.")
+             "rose in the last epoch; well above 0, the run had not reached a plateau. `(k of n)` after a cell: "
+             "only k of the row's n runs have that score so far.")
     if resolvable is not None:
         parts.append(_resolvable_markdown(resolvable))
     return "# Summary over seeds\n\n" + notes + "\n\n" + "\n\n".join(parts) + "\n"

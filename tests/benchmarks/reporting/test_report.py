@@ -269,6 +269,11 @@ def test_summary_has_a_second_table_for_the_newer_downstream_and_fairness_scores
     assert (float(efficiency["low"]), float(efficiency["high"])) == pytest.approx((0.5, 2 / 3))
     assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "unfairness")]["median"]) == pytest.approx(0.05)
     assert float(rows[("point", "s=0.1/cnn_beta_vae/beta=4", "DCIMIG")]["median"]) == pytest.approx(0.2)
+    assert "(1 of 2)" not in text
+    os.remove(os.path.join(folders[1], "metrics", "fairness_fast.json"))  # scored on one seed so far: said so
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
+    text = (out / "summary.md").read_text()
+    assert "| s=0.1/cnn_beta_vae/beta=4 | 2 | 0.200 [0.200, 0.200] |" in text and "| 0.050 (1 of 2) |" in text
 
 
 def _report_commands(readme: str) -> list[list[str]]:

@@ -156,3 +156,14 @@ def test_the_leaderboard_keeps_budgets_and_studies_apart(results):
         json.dumps({"name": "mig", "scores": {"mig": {"discrete_mig": 0.9}}}))
     with pytest.raises(zoo.ZooError, match=r"seed=1: metrics/mig.json differs from the zoo index"):
         leaderboard.build(str(results))
+
+
+def test_a_leaderboard_cell_scored_on_fewer_seeds_than_its_point_says_how_many():
+    """Newer scores land run by run: a median over 2 of 3 seeds is not shown as the point's."""
+    row = {"study": "reference", "budget": 0.1, "dataset_config": "full", "architecture": "cnn",
+           "method": "beta_vae", "hyperparameter": "beta", "value": 4.0, "seeds": 3, "runs": [],
+           "scores": {"mig/discrete_mig": seed_statistics.bootstrap_median([0.1, 0.2, 0.3]),
+                      "sap_score/SAP_score": seed_statistics.bootstrap_median([0.04, 0.05])}}
+    text = leaderboard.markdown_text([row], 3)
+    mig, sap = row["scores"]["mig/discrete_mig"].format(), row["scores"]["sap_score/SAP_score"].format()
+    assert f"| {mig} |" in text and f"{mig} (" not in text and f"| {sap} (2 of 3) |" in text
