@@ -87,15 +87,16 @@ def _score_columns(rows: Sequence[dict]) -> list[str]:
 
 def csv_text(rows: Sequence[dict]) -> str:
     """The leaderboard as CSV: the point's keys, ``seeds``, then ``<score>``, ``<score>:low``,
-    ``<score>:high`` (median and bootstrap 95 % interval) for every score."""
+    ``<score>:high``, ``<score>:n`` (median, bootstrap 95 % interval, how many of the seeds have it) for
+    every score."""
     scores = _score_columns(rows)
-    header = [*POINT_KEYS, "seeds"] + [f"{name}{suffix}" for name in scores for suffix in ("", ":low", ":high")]
+    header = [*POINT_KEYS, "seeds"] + [f"{name}{suffix}" for name in scores for suffix in ("", ":low", ":high", ":n")]
     table = []
     for row in rows:
         cells = [row[key] for key in POINT_KEYS] + [row["seeds"]]
         for name in scores:
             summary = row["scores"].get(name)
-            cells += [summary.median, summary.low, summary.high] if summary else [None, None, None]
+            cells += [summary.median, summary.low, summary.high, summary.n] if summary else [None] * 4
         table.append(cells)
     return to_csv(header, table)
 
@@ -117,7 +118,7 @@ def markdown_text(rows: Sequence[dict], models: int) -> str:
         "[percentile-bootstrap 95 % interval] (benchmarks/reporting/seed_statistics.py); a single seed shows "
         "its value alone, and `(k of n)` says that only k of the point's n seeds have that score so far. Runs of different studies, budgets (s: 100·s epochs) or dataset configs are never "
         "pooled. Rows are ranked by median MIG; two rows differ only where their intervals do not overlap. "
-        "`leaderboard.csv` has every score of every metric file, with its interval.",
+        "`leaderboard.csv` has every score of every metric file, with its interval and count.",
     ]
     sections: dict[str, list[dict]] = {}
     for row in rows:

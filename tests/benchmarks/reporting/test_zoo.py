@@ -151,6 +151,7 @@ def test_the_leaderboard_keeps_budgets_and_studies_apart(results):
     assert [(r["study"], r["budget"], r["seeds"]) for r in rows] == [("reference", "0.1", "3"), ("reference", "0.3", "1"),
                                                                        ("compressed", "0.1", "1")]
     assert float(rows[0]["mig/discrete_mig"]) == 0.2 and float(rows[1]["mig/discrete_mig:high"]) == 0.5
+    assert rows[0]["mig/discrete_mig:n"] == "3"
     # A metric file that no longer matches the zoo is not read into the leaderboard.
     (results / S01.format(1) / "metrics" / "mig.json").write_text(
         json.dumps({"name": "mig", "scores": {"mig": {"discrete_mig": 0.9}}}))
