@@ -116,8 +116,9 @@ def markdown_text(rows: Sequence[dict], models: int) -> str:
         f"Every point of the model zoo ({models} models in `zoo.json`; docs/zoo.md), built by "
         "`python -m benchmarks.leaderboard`; do not edit by hand. A cell is the median over the point's seeds "
         "[percentile-bootstrap 95 % interval] (benchmarks/reporting/seed_statistics.py); a single seed shows "
-        "its value alone, and `(k of n)` says that only k of the point's n seeds have that score so far. Runs of different studies, budgets (s: 100·s epochs) or dataset configs are never "
-        "pooled. Rows are ranked by median MIG; two rows differ only where their intervals do not overlap. "
+        "its value alone, and `(k of n)` says that only k of the point's n seeds have that score so far. "
+        "Runs of different studies, budgets (s: 100·s epochs) or dataset configs are never pooled. "
+        "Rows are ranked by median MIG; two rows differ only where their intervals do not overlap. "
         "`leaderboard.csv` has every score of every metric file, with its interval and count.",
     ]
     sections: dict[str, list[dict]] = {}
