@@ -534,19 +534,22 @@ def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None =
               "method": "Per method, architecture and budget: median over runs [bootstrap 95 % interval]",
               "null floor": "Null floor: representations that learned nothing, median [min, max] over seeds "
                             "(python -m benchmarks.null_floor)"}
+    # a row's count is its runs, those of its most widely scored score in any table; a score only some of
+    # them have says how many (newer scores are added run by run)
+    counts: dict[tuple, int] = {}
+    for row in rows:
+        counts[row["level"], row["group"]] = max(counts.get((row["level"], row["group"]), 0), row["n"])
     parts = []
     for block, scores in SUMMARY_TABLES.items():
         for level, title in titles.items():
             mine = [row for row in rows if row["level"] == level and row["score"] in scores]
             if not mine:
                 continue
-            # a row's count is its runs; a score only some of them have says how many (scored run by run)
-            counts = {group: max(row["n"] for row in mine if row["group"] == group) for group in
-                      dict.fromkeys(row["group"] for row in mine)}
-            cells: dict[str, dict] = {group: {"n": n} for group, n in counts.items()}
+            cells: dict[str, dict] = {row["group"]: {"n": counts[level, row["group"]]} for row in mine}
             for row in mine:
                 mark = f" {UNRESOLVED_MARK}" if level == "point" and (row["group"], row["score"]) in unresolved else ""
-                partial = f" ({row['n']} of {counts[row['group']]})" if row["n"] < counts[row["group"]] else ""
+                runs = counts[level, row["group"]]
+                partial = f" ({row['n']} of {runs})" if row["n"] < runs else ""
                 cells[row["group"]][row["score"]] = stats.Summary(
                     row["n"], row["median"], row["low"], row["high"]).format() + partial + mark
             heading = "seeds" if level != "method" else "runs"
