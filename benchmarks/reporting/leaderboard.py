@@ -130,14 +130,9 @@ def markdown_text(rows: Sequence[dict], models: int) -> str:
                   "| rank | point | seeds | " + " | ".join(zoo.HEADLINE_SCORES[key] for key in columns) + " |",
                   "|---:|---|---:|" + "---|" * len(columns)]
         for rank, row in enumerate(members, start=1):
-            cells = [_cell(row["scores"][key], row["seeds"]) if key in row["scores"] else "–" for key in columns]
+            cells = [row["scores"][key].format(of=row["seeds"]) if key in row["scores"] else "–" for key in columns]
             lines.append(f"| {rank} | {point_label(row)} | {row['seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _cell(summary: stats.Summary, seeds: int) -> str:
-    """The summary, and how many of the point's seeds have the score where not all do (scored run by run)."""
-    return summary.format() + (f" ({summary.n} of {seeds})" if summary.n < seeds else "")
 
 
 def texts(rows: Sequence[dict]) -> dict[str, str]:

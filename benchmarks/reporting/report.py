@@ -548,10 +548,8 @@ def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None =
             cells: dict[str, dict] = {row["group"]: {"n": counts[level, row["group"]]} for row in mine}
             for row in mine:
                 mark = f" {UNRESOLVED_MARK}" if level == "point" and (row["group"], row["score"]) in unresolved else ""
-                runs = counts[level, row["group"]]
-                partial = f" ({row['n']} of {runs})" if row["n"] < runs else ""
                 cells[row["group"]][row["score"]] = stats.Summary(
-                    row["n"], row["median"], row["low"], row["high"]).format() + partial + mark
+                    row["n"], row["median"], row["low"], row["high"]).format(of=counts[level, row["group"]]) + mark
             heading = "seeds" if level != "method" else "runs"
             lines = [f"## {title}" + (f": {block}" if block else ""), "",
                      "| " + " | ".join([level, heading, *scores]) + " |", "|---" * (len(scores) + 2) + "|"]

@@ -33,10 +33,12 @@ class Summary:
         """True when the two intervals do not overlap: the only case in which a difference is called."""
         return self.high < other.low or other.high < self.low
 
-    def format(self, digits: int = 3) -> str:
-        if self.n == 1:
-            return f"{self.median:.{digits}f}"
-        return f"{self.median:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+    def format(self, digits: int = 3, of: int | None = None) -> str:
+        """``median [low, high]`` (a single value alone); ``of``: the runs the row has, named as
+        ``(n of <of>)`` where fewer of them have this score (newer scores are added run by run)."""
+        text = f"{self.median:.{digits}f}" if self.n == 1 else \
+            f"{self.median:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+        return text + (f" ({self.n} of {of})" if of is not None and self.n < of else "")
 
 
 def finite(values: Iterable) -> list[float]:
