@@ -83,14 +83,11 @@ STANDARD_SUMMARY_SCORES = {
 }
 # The newer metrics (benchmarks.evaluation.metrics) and disentanglement_lib's downstream and fairness scores:
 # a second table in summary.md, written where any run has them.
+NEWER_SCORE_KEYS = {"DCIMIG": "dcimig/dcimig", "JEMMIG": "jemmig/jemmig", "InfoM": "infomec/infom",
+                    "InfoE": "infomec/infoe", "InfoC": "infomec/infoc", "DCI-ES D": "dci_es/disentanglement",
+                    "DCI-ES E": "dci_es/dci_es_explicitness"}
 NEWER_SUMMARY_SCORES = {
-    "DCIMIG": lambda r: r["scores"].get("dcimig/dcimig"),
-    "JEMMIG": lambda r: r["scores"].get("jemmig/jemmig"),
-    "InfoM": lambda r: r["scores"].get("infomec/infom"),
-    "InfoE": lambda r: r["scores"].get("infomec/infoe"),
-    "InfoC": lambda r: r["scores"].get("infomec/infoc"),
-    "DCI-ES D": lambda r: r["scores"].get("dci_es/disentanglement"),
-    "DCI-ES E": lambda r: r["scores"].get("dci_es/dci_es_explicitness"),
+    **{name: (lambda r, key=key: r["scores"].get(key)) for name, key in NEWER_SCORE_KEYS.items()},
     "downstream accuracy": lambda r: r["scores"].get("downstream_task/10000:mean_test_accuracy"),
     "sample efficiency": lambda r: sample_efficiency(r),
     "unfairness": lambda r: r["scores"].get("fairness_fast/mean_fairness:mean_pred:mean_sens"),
@@ -99,6 +96,9 @@ NEWER_SUMMARY_SCORES = {
 SUMMARY_TABLES = {"": tuple(STANDARD_SUMMARY_SCORES),
                   "newer metrics, downstream and fairness": tuple(NEWER_SUMMARY_SCORES)}
 SUMMARY_SCORES = {**STANDARD_SUMMARY_SCORES, **NEWER_SUMMARY_SCORES}
+# The summary's columns that are one metric's score, by the key a sensitivity.json gives its resolvable
+# difference under (the standard protocol's, where the paper protocol's is a fallback).
+RESOLVABLE_KEYS = {**{metric: keys[0] for metric, keys in HEADLINE_METRICS.items()}, **NEWER_SCORE_KEYS}
 VALIDATION_LOGS = os.path.join(LOGS, "validation")
 CURVES = {"accuracy": "epoch_reconstruction_accuracy", "kl": "epoch_kl"}
 
@@ -511,14 +511,15 @@ UNRESOLVED_MARK = "≈"
 def unresolved_points(records: Sequence[dict], rows: Sequence[dict], resolvable: dict[str, float]) -> set:
     """(point, score) for each point median that lies within the score's resolvable difference of the median
     of the next point in its grid: the same method, architecture, budget and dataset config, the next
-    hyperparameter value. ``resolvable`` is keyed by the standard protocol's score (``mig/discrete_mig``)."""
+    hyperparameter value, for every score of :data:`RESOLVABLE_KEYS` that ``resolvable`` has (keyed as
+    ``mig/discrete_mig``)."""
     medians = {(row["group"], row["score"]): row["median"] for row in rows if row["level"] == "point"}
     marked = set()
     for members in group_records(records).values():
         points = sorted({(r["dataset_config"] or "", r["value"], r["point"]) for r in members})
         for (config, _, point), (next_config, _, following) in zip(points, points[1:]):
-            for metric, keys in HEADLINE_METRICS.items():
-                threshold, here, there = (resolvable.get(keys[0]), medians.get((point, metric)),
+            for metric, key in RESOLVABLE_KEYS.items():
+                threshold, here, there = (resolvable.get(key), medians.get((point, metric)),
                                           medians.get((following, metric)))
                 if config == next_config and None not in (threshold, here, there) and abs(here - there) < threshold:
                     marked.add((point, metric))
@@ -574,8 +575,7 @@ def _resolvable_markdown(resolvable: dict[str, float]) -> str:
              "median range over scoring seeds at the standard protocol) and the training-seed spread (the median "
              "range of a point over its seeds): benchmarks/evaluation/sensitivity.py.", "",
              "| score | resolvable difference |", "|---|---|"]
-    lines += [f"| {metric} | {resolvable[keys[0]]:.4f} |" for metric, keys in HEADLINE_METRICS.items()
-              if keys[0] in resolvable]
+    lines += [f"| {metric} | {resolvable[key]:.4f} |" for metric, key in RESOLVABLE_KEYS.items() if key in resolvable]
     return "\n".join(lines)
 
 

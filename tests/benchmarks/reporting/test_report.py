@@ -246,6 +246,37 @@ def test_summary_states_resolvable_differences_and_marks_the_point_comparisons_b
     assert report_command.main([f"--root={root}", f"--out={out}", f"--sensitivity={sensitivity}"]) == 2
 
 
+def test_the_newer_scores_are_marked_by_their_own_resolvable_differences(tmp_path):
+    """Once the sensitivity study resolves a newer score (DCIMIG here), its column in the second table is
+    marked as MIG's is; a score without a resolvable difference (JEMMIG) is never marked."""
+    root, out = tmp_path / "runs", tmp_path / "report"
+    dcimig = {1: 0.20, 4: 0.21, 16: 0.40}
+    for beta, value in dcimig.items():
+        for seed in range(2):
+            folder = _write_run(root, f"s=0.1/cnn_beta_vae/beta={beta}/seed={seed}",
+                                results=dict(_good_results(), hyperparameter_value=float(beta), seed=seed))
+            for name, score in (("dcimig", value), ("jemmig", value)):
+                with open(os.path.join(folder, "metrics", f"{name}.json"), "w") as file:
+                    json.dump({"name": name, "scores": {name: {name: score}}}, file)
+    sensitivity = tmp_path / "sensitivity.json"
+    sensitivity.write_text(json.dumps({"resolvable": {"dcimig/dcimig": 0.05}}))
+    assert report_command.main([f"--root={root}", f"--out={out}", f"--sensitivity={sensitivity}"]) == 0
+    text = (out / "summary.md").read_text()
+    assert "| s=0.1/cnn_beta_vae/beta=1 | 2 | 0.200 [0.200, 0.200] ≈ | 0.200 [0.200, 0.200] |" in text
+    assert "| s=0.1/cnn_beta_vae/beta=4 | 2 | 0.210 [0.210, 0.210] | 0.210 [0.210, 0.210] |" in text
+    assert "| DCIMIG | 0.0500 |" in text
+
+
+def test_the_report_marks_every_summary_score_the_sensitivity_study_resolves():
+    """Each score benchmarks.metric_sensitivity resolves is a summary column the report marks, under the
+    same name, except Explicitness, which the summary does not show."""
+    from benchmarks.evaluation import sensitivity
+
+    shown = {key: name for key, name in sensitivity.SCORES.items() if name != "Explicitness"}
+    assert {(name, key) for key, name in shown.items()} <= set(report.RESOLVABLE_KEYS.items())
+    assert set(report.RESOLVABLE_KEYS) <= set(report.SUMMARY_SCORES)
+
+
 def test_summary_has_a_second_table_for_the_newer_downstream_and_fairness_scores(tmp_path):
     """Written only where runs have those scores; sample efficiency is accuracy from 100 over 10,000."""
     root, out = tmp_path / "runs", tmp_path / "report"
