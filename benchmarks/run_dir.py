@@ -169,10 +169,28 @@ def read_metrics(path: str) -> tuple[str, dict, dict]:
                 raise RunProblem(f"{where}: score {key!r} is {_describe(value)}, not a number")
             if _is_number(value):
                 scores[f"{name}/{key}"] = float(value)
+        scores.update(_binned_by_distance(name, group, where))
     factorwise = metrics.get("factorwise_mig") or {}
     if not isinstance(factorwise, dict) or not all(_is_number(v) for v in factorwise.values()):
         raise RunProblem(f"{where}: 'factorwise_mig' is not an object of numbers")
     return name, scores, {key: float(value) for key, value in factorwise.items()}
+
+
+# Scores a metrics file gives per bin of its ``distance_edges`` (the fraction of valid decodes, not the counts).
+BINNED_BY_DISTANCE = ("validity_by_distance",)
+
+
+def _binned_by_distance(name: str, group: dict, where: str) -> dict[str, float]:
+    """A score given per distance bin (controllability's ``validity_by_distance``, binned at
+    ``distance_edges``) as one flat score per bin, ``<name>/<score>@<bin's lower edge>``, so tables hold it."""
+    edges, flat = group.get("distance_edges"), {}
+    for key in (key for key in BINNED_BY_DISTANCE if key in group):
+        values = group[key]
+        if not (isinstance(edges, list) and isinstance(values, list) and len(values) == len(edges)
+                and all(_is_number(v) for v in [*edges, *values])):
+            raise RunProblem(f"{where}: {key!r} is not one number per bin of 'distance_edges'")
+        flat.update({f"{name}/{key}@{edge:g}": float(value) for edge, value in zip(edges, values)})
+    return flat
 
 
 def write_metrics(model_dir: str, result: dict, operative_config: str) -> str:

@@ -69,6 +69,7 @@ HEADLINE_METRICS = {
 FACTORWISE_SOURCES = ("mig", "paper")
 _RUN_COLUMNS = ("run", "method", "architecture", "hyperparameter", "value", "seed", "epochs", "dataset_config",
                 "reconstruction_accuracy")
+VALIDITY = "controllability/validity_by_distance"  # one score per distance bin: <VALIDITY>@<lower edge>
 # The summary's columns: (heading, the record's value).
 STANDARD_SUMMARY_SCORES = {
     "accuracy": lambda r: r["reconstruction_accuracy"],
@@ -78,6 +79,9 @@ STANDARD_SUMMARY_SCORES = {
     "controllability": lambda r: r["scores"].get("controllability/controllability"),
     "robust controllability": lambda r: r["scores"].get("controllability/robust_controllability"),
     "latent holes": lambda r: r["scores"].get("controllability/latent_hole"),
+    # controllability's first and last distance bins (its default edges: 0, 0.25, 0.5, 1, 2 SD)
+    "valid < 0.25 SD": lambda r: r["scores"].get(f"{VALIDITY}@0"),
+    "valid ≥ 2 SD": lambda r: r["scores"].get(f"{VALIDITY}@2"),
     "interpretability": lambda r: r["scores"].get("interpretability/interpretability"),
     "last-epoch gain": lambda r: last_epoch_gain(r),
 }
@@ -104,7 +108,7 @@ CURVES = {"accuracy": "epoch_reconstruction_accuracy", "kl": "epoch_kl"}
 
 
 FIGURES = ("metrics.png", "reconstruction.png", "mig_vs_accuracy.png", "factorwise_mig.png", "generalisation.png",
-           "learning_curves_accuracy.png", "learning_curves_kl.png")
+           "learning_curves_accuracy.png", "learning_curves_kl.png", "validity_by_distance.png")
 # A group of runs gets a box plot from this many runs on; fewer are drawn as points alone.
 MIN_BOX_RUNS = 3
 
@@ -401,7 +405,36 @@ def make_figures(records: Sequence[dict]) -> dict:
         figure = _learning_curve_figure(records, curve, ylabel, log)
         if figure is not None:
             save(figure, f"learning_curves_{curve}.png")
+    figure = _validity_figure(records)
+    if figure is not None:
+        save(figure, "validity_by_distance.png")
     return figures
+
+
+def validity_by_distance(record: dict) -> dict[float, float]:
+    """A run's fraction of valid decodes per distance bin of its controllability traversals, by the bin's
+    lower edge (in standard deviations of the codes from the nearest encoded melody); NaN for an empty bin."""
+    prefix = f"{VALIDITY}@"
+    return dict(sorted((float(key[len(prefix):]), value) for key, value in record["scores"].items()
+                       if key.startswith(prefix)))
+
+
+def _validity_figure(records: Sequence[dict]):
+    """The fraction of valid decodes against the distance from the data, per run; None when no run has it."""
+    edges = sorted({edge for r in records for edge in validity_by_distance(r)})  # the bins, evenly apart
+
+    def draw(axis, run, colour, label):
+        by_edge = validity_by_distance(run)
+        axis.plot([edges.index(edge) for edge in by_edge], list(by_edge.values()), marker=".", alpha=0.8,
+                  color=colour, label=label)
+
+    def finish(axis, runs):
+        names = [f"{low:g}-{high:g}" for low, high in zip(edges, edges[1:])] + [f"≥ {edges[-1]:g}"]
+        axis.set_xticks(range(len(edges)), names, fontsize=8)
+        axis.set(xlabel="distance from the data (SD)", ylabel="valid decodes", ylim=(0, 1))
+
+    return _per_run_panels(records, validity_by_distance, draw, finish,
+                           "Latent holes: valid decodes of traversed codes by their distance from the nearest melody")
 
 
 def _generalisation_figure(records: Sequence[dict]):
@@ -441,12 +474,30 @@ def _generalisation_figure(records: Sequence[dict]):
 
 
 def _learning_curve_figure(records: Sequence[dict], curve: str, ylabel: str, log: bool = False):
-    """One panel per (method, architecture, epochs) with every run's validation ``curve`` per epoch, one
-    colour per hyperparameter value; None when no run has logs."""
+    """Every run's validation ``curve`` per epoch; None when no run has logs."""
+
+    def draw(axis, run, colour, label):
+        ys = run["curves"][curve]
+        axis.plot(range(1, len(ys) + 1), ys, color=colour, alpha=0.8, marker="." if len(ys) < 20 else None, label=label)
+
+    def finish(axis, runs):
+        axis.set(xlabel="epoch", ylabel=ylabel)
+        if log:
+            axis.set_yscale("log")
+        else:
+            _unit_axis(axis.set_ylim, [y for run in runs for y in run["curves"][curve]])
+
+    return _per_run_panels(records, lambda run: run["curves"].get(curve), draw, finish,
+                           f"Validation {ylabel} per epoch")
+
+
+def _per_run_panels(records: Sequence[dict], has_data, draw, finish, title: str):
+    """One panel per (method, architecture, epochs) holding a line per run that ``has_data``, one colour
+    per hyperparameter value (``draw(axis, run, colour, label)``), then ``finish(axis, runs)``; None when
+    no run has data."""
     import matplotlib.pyplot as plt
 
-    groups = {key: [r for r in members if r["curves"].get(curve)]
-              for key, members in group_records(records).items()}
+    groups = {key: [r for r in members if has_data(r)] for key, members in group_records(records).items()}
     groups = {key: members for key, members in groups.items() if members}
     if not groups:
         return None
@@ -456,23 +507,17 @@ def _learning_curve_figure(records: Sequence[dict], curve: str, ylabel: str, log
     for axis, (key, members) in zip(axes.flat, groups.items()):
         values = sorted({r["value"] for r in members})
         for r in members:
-            ys = r["curves"][curve]
-            colour = f"C{values.index(r['value'])}"
-            axis.plot(range(1, len(ys) + 1), ys, color=colour, alpha=0.8, marker="." if len(ys) < 20 else None,
-                      label=f"{r['hyperparameter']}={r['value']:g}")
+            draw(axis, r, f"C{values.index(r['value'])}", f"{r['hyperparameter']}={r['value']:g}")
         handles, labels = axis.get_legend_handles_labels()
         unique = dict(zip(labels, handles))  # one legend entry per value, not per seed
         axis.legend(unique.values(), unique.keys(), fontsize=7)
-        axis.set(title=group_label(key, " "), xlabel="epoch", ylabel=ylabel)
-        if log:
-            axis.set_yscale("log")
-        else:
-            _unit_axis(axis.set_ylim, [y for r in members for y in r["curves"][curve]])
+        axis.set_title(group_label(key, " "))
+        finish(axis, members)
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(groups):]:
         axis.set_visible(False)
     # On one panel's width the title takes two lines rather than being cut at the figure's edges.
-    figure.suptitle(f"Validation {ylabel} per epoch" + ("\n" if columns == 1 else " ") + "(every seed a line)")
+    figure.suptitle(title + ("\n" if columns == 1 else " ") + "(every seed a line)")
     figure.tight_layout()
     return figure
 
@@ -559,7 +604,10 @@ def summary_markdown(rows: Sequence[dict], resolvable: dict[str, float] | None =
             parts.append("\n".join(lines))
     notes = ("A difference between two methods is called only where their intervals do not overlap "
              "(benchmarks/reporting/seed_statistics.py). `last-epoch gain`: how much validation reconstruction accuracy "
-             "rose in the last epoch; well above 0, the run had not reached a plateau. `(k of n)` after a cell: "
+             "rose in the last epoch; well above 0, the run had not reached a plateau. `valid < 0.25 SD`, `valid ≥ 2 SD`: "
+             "the fraction of controllability's traversed codes decoded to a valid melody, among those within 0.25 "
+             "standard deviations of the nearest encoded melody and among those beyond 2 "
+             "(validity_by_distance.png has every bin). `(k of n)` after a cell: "
              "only k of the row's n runs have that score so far.")
     if resolvable is not None:
         parts.append(_resolvable_markdown(resolvable))

@@ -246,6 +246,40 @@ def test_summary_states_resolvable_differences_and_marks_the_point_comparisons_b
     assert report_command.main([f"--root={root}", f"--out={out}", f"--sensitivity={sensitivity}"]) == 2
 
 
+def test_valid_decodes_by_distance_reach_the_table_summary_and_figure(tmp_path, capsys):
+    """controllability's validity_by_distance becomes one score per bin; the summary gives the nearest and
+    the farthest bin (an empty bin, NaN, counts as not scored); a list that does not match the edges is
+    a problem of that file alone."""
+    root, out = tmp_path / "runs", tmp_path / "report"
+    by_seed = {0: [0.9, 0.8, 0.6, 0.4, 0.2], 1: [0.7, 0.6, 0.5, 0.3, float("nan")]}
+    folders = {}
+    for seed, validity in by_seed.items():
+        folders[seed] = _write_run(root, f"s=0.1/cnn_beta_vae/beta=4/seed={seed}", results=dict(_good_results(), seed=seed))
+        with open(os.path.join(folders[seed], "metrics", "controllability.json"), "w") as file:
+            json.dump({"name": "controllability", "scores": {"controllability": {
+                "latent_hole": 0.5, "distance_edges": [0.0, 0.25, 0.5, 1.0, 2.0],
+                "traversals_by_distance": [10, 10, 10, 10, 10 * (1 - seed)], "validity_by_distance": validity}}}, file)
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
+    header = next(csv.reader(open(out / "results.csv")))
+    assert [c for c in header if "by_distance" in c] == [f"controllability/validity_by_distance@{edge}"
+                                                        for edge in ("0", "0.25", "0.5", "1", "2")]
+    rows = {(r["level"], r["group"], r["score"]): r for r in csv.DictReader(open(out / "summary.csv"))}
+    near = rows[("point", "s=0.1/cnn_beta_vae/beta=4", "valid < 0.25 SD")]
+    assert (float(near["median"]), float(near["low"]), float(near["high"])) == pytest.approx((0.8, 0.7, 0.9))
+    far = rows[("point", "s=0.1/cnn_beta_vae/beta=4", "valid ≥ 2 SD")]
+    assert (int(far["n"]), float(far["median"])) == (1, pytest.approx(0.2))
+    assert "0.200 (1 of 2)" in (out / "summary.md").read_text()
+    assert (out / "validity_by_distance.png").exists()
+    records, _ = report.collect(str(root))
+    assert report.validity_by_distance(records[0]) == {0.0: 0.9, 0.25: 0.8, 0.5: 0.6, 1.0: 0.4, 2.0: 0.2}
+    with open(os.path.join(folders[1], "metrics", "controllability.json"), "w") as file:
+        json.dump({"name": "controllability", "scores": {"controllability": {
+            "latent_hole": 0.5, "distance_edges": [0.0, 0.25], "validity_by_distance": [0.5, 0.4, 0.3]}}}, file)
+    assert report_command.main([f"--root={root}", f"--out={out}"]) == 0
+    problems = (out / "missing.txt").read_text() + capsys.readouterr().out
+    assert "'validity_by_distance' is not one number per bin of 'distance_edges'" in problems
+
+
 def test_the_newer_scores_are_marked_by_their_own_resolvable_differences(tmp_path):
     """Once the sensitivity study resolves a newer score (DCIMIG here), its column in the second table is
     marked as MIG's is; a score without a resolvable difference (JEMMIG) is never marked."""
