@@ -130,7 +130,8 @@ def test_paper_protocol_scores_sampled_codes_of_the_first_test_melodies(tiny_net
     result = E.score(encoder, metrics=["paper"], gin_bindings=SMALL["paper"])["paper"]
     assert result["protocol"] == {"metrics": ["mig", "modularity_explicitness", "sap_score"],
                                   "representation": "sample",
-                                  "ground_truth": "SplitPrefix(split='test', split_seed=0, num_examples=500)"}
+                                  "ground_truth": "SplitPrefix(split='test', split_seed=0, num_examples=500)",
+                                  "blas_threads": 1}
     # Every metric starts again from the same melodies and samples: the order they run in changes nothing.
     reordered = E.score(encoder, metrics=["paper"], gin_bindings=SMALL["paper"] + [
         "evaluation.metrics = ['sap_score', 'mig', 'modularity_explicitness']"])["paper"]
@@ -197,6 +198,29 @@ def test_same_seed_same_scores(tiny_networks):
     first, second = run(), run()
     assert [r["scores"] for r in first.values()] == [r["scores"] for r in second.values()]
     assert first["mig"]["factorwise_mig"] == second["mig"]["factorwise_mig"]
+
+
+def test_metrics_run_with_blas_on_one_thread_unless_told_otherwise(monkeypatch):
+    """disentanglement_lib's classifiers run with numpy's BLAS on one thread (evaluation.blas_threads); the
+    limit ends with the metric, and None leaves the library's own thread count."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    seen = []
+    monkeypatch.setitem(E.METRICS, "blas_probe", lambda *_: seen.append(blas_threads()) or {"threads": 0.0})
+    with threadpool_limits(limits=2, user_api="blas"):  # two threads outside, whatever this machine's cores
+        outside = blas_threads()
+        assert outside and set(outside) == {2}, "numpy links no BLAS that threadpoolctl controls"
+        E.score(oracle(), metrics=["mig"], gin_bindings=["evaluation.metrics = ['blas_probe']"])
+        assert seen[-1] == [1] * len(outside) and blas_threads() == outside
+        E.score(oracle(), metrics=["mig"], gin_bindings=["evaluation.metrics = ['blas_probe']",
+                                                         "evaluation.blas_threads = None"])
+        assert seen[-1] == outside
+    with pytest.raises(E.ConfigurationError, match="evaluation.blas_threads must be a positive integer or None, got 0"):
+        E.score(oracle(), metrics=["mig"], gin_bindings=["evaluation.metrics = ['blas_probe']",
+                                                         "evaluation.blas_threads = 0"])
 
 
 def test_clear_errors(tmp_path, tiny_model_dir, tiny_networks):
