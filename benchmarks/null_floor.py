@@ -20,13 +20,14 @@ def main(argv=None) -> int:
     import numpy as np
 
     from benchmarks.evaluation.null_floor import SOURCES, null_floor, write_null_floor
-    from benchmarks.study.suites import STANDARD_SUITE
+    from benchmarks.study.suites import NULL_FLOOR_METRICS
 
     parser = cli.parser(__doc__, "null_floor")
     parser.add_argument("--out", required=True, help="folder for null_floor.json")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--metrics", default=",".join(STANDARD_SUITE),
-                        help="metric configs of gin_configs/metrics (default: the standard suite)")
+    parser.add_argument("--metrics", default=",".join(NULL_FLOOR_METRICS),
+                        help="metric configs of gin_configs/metrics (default: every one a run carries that needs "
+                             "no decoder)")
     parser.add_argument("--sources", default=",".join(SOURCES), help=f"any of {', '.join(SOURCES)}")
     parser.add_argument("--gin_bindings", action="append", default=[],
                         help="extra binding for every metric config, e.g. mig.num_train=1000 (repeatable)")

@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.evaluation.scoring import score
 from benchmarks.provenance import provenance
-from benchmarks.study.suites import STANDARD_SUITE
+from benchmarks.study.suites import NULL_FLOOR_METRICS
 from dmelodies_tfds.atomic import write_text
 
 NULL_FLOOR_FILE = "null_floor.json"
@@ -55,7 +55,7 @@ def representation(source: str, seed: int):
     raise ValueError(f"unknown null-floor source {source!r}; sources are {', '.join(SOURCES)}")
 
 
-def null_floor(seeds: Sequence[int] = (0, 1, 2), metrics: Sequence[str] = STANDARD_SUITE,
+def null_floor(seeds: Sequence[int] = (0, 1, 2), metrics: Sequence[str] = NULL_FLOOR_METRICS,
                sources: Sequence[str] = SOURCES, gin_bindings: Sequence[str] = (), progress=print) -> dict:
     """``{"scores": {source: {"<config>/<score>": [one value per seed]}}, "seeds", "metrics", "provenance"}``.
 

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 # disentanglement_lib's standard suite (protocol §7): what a run is scored with unless told otherwise.
 STANDARD_SUITE = ("mig", "modularity_explicitness", "sap_score")
+# The scores added to every run of results/ after the standard suite: Pati & Lerch's interpretability, the
+# newer metrics (benchmarks.evaluation.metrics), disentanglement_lib's downstream sample efficiency and its
+# fairness (with the fast trees).
+LATER_METRICS = ("interpretability", "dcimig", "jemmig", "infomec", "dci_es", "downstream_task", "fairness_fast")
+# What the null floor scores: every metric a run carries that needs no decoder.
+NULL_FLOOR_METRICS = (*STANDARD_SUITE, *LATER_METRICS)
 # The paper protocol (resolved per method), then the standard suite.
 STUDY_METRICS = ("paper", *STANDARD_SUITE)
 # The generalisation preset's: the standard suite, then the scores on the held-out test melodies.
