@@ -543,9 +543,12 @@ def summary_rows(records: Sequence[dict], null_floor: dict | None = None) -> lis
         add("method", group_label(key, " "), {name: stats.bootstrap_median([value(r) for r in members])
                                               for name, value in SUMMARY_SCORES.items()})
     for source, by_score in (null_floor or {}).items():
-        # benchmarks.null_floor scores the standard suite: each headline metric's first (standard) key
-        add("null floor", source, {metric: stats.seed_range(by_score[keys[0]])
-                                   for metric, keys in HEADLINE_METRICS.items() if keys[0] in by_score})
+        # one record per seed of what benchmarks.null_floor scored, read by the summary's own columns
+        members = [{"scores": {key: values[seed] for key, values in by_score.items() if seed < len(values)},
+                    "reconstruction_accuracy": None, "curves": {}}
+                   for seed in range(max(map(len, by_score.values()), default=0))]
+        add("null floor", source, {name: stats.seed_range([value(r) for r in members])
+                                   for name, value in SUMMARY_SCORES.items()})
     return rows
 
 

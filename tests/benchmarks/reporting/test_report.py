@@ -280,6 +280,27 @@ def test_valid_decodes_by_distance_reach_the_table_summary_and_figure(tmp_path, 
     assert "'validity_by_distance' is not one number per bin of 'distance_edges'" in problems
 
 
+def test_the_null_floor_fills_every_summary_column_it_has_scores_for(tmp_path):
+    """A null floor of the newer scores gets its rows in the second table; derived columns (sample efficiency)
+    are computed per seed as for the runs."""
+    root, out = tmp_path / "runs", tmp_path / "report"
+    _write_run(root, "s=0.1/cnn_beta_vae/beta=4/seed=0", results=_good_results())
+    floor = tmp_path / "null_floor.json"
+    floor.write_text(json.dumps({"scores": {"independent_codes": {
+        "mig/discrete_mig": [0.004, 0.006], "dcimig/dcimig": [0.01, 0.03],
+        "downstream_task/100:mean_test_accuracy": [0.1, 0.2], "downstream_task/10000:mean_test_accuracy": [0.2, 0.2]}}}))
+    assert report_command.main([f"--root={root}", f"--out={out}", f"--null_floor={floor}"]) == 0
+    rows = {(r["level"], r["group"], r["score"]): r for r in csv.DictReader(open(out / "summary.csv"))}
+    dcimig = rows[("null floor", "independent_codes", "DCIMIG")]
+    assert (int(dcimig["n"]), float(dcimig["low"]), float(dcimig["high"])) == (2, 0.01, 0.03)
+    efficiency = rows[("null floor", "independent_codes", "sample efficiency")]
+    assert (float(efficiency["low"]), float(efficiency["high"])) == pytest.approx((0.5, 1.0))
+    assert ("null floor", "independent_codes", "accuracy") not in rows
+    text = (out / "summary.md").read_text()
+    assert "## Null floor: representations that learned nothing, median [min, max] over seeds " \
+           "(python -m benchmarks.null_floor): newer metrics, downstream and fairness" in text
+
+
 def test_the_newer_scores_are_marked_by_their_own_resolvable_differences(tmp_path):
     """Once the sensitivity study resolves a newer score (DCIMIG here), its column in the second table is
     marked as MIG's is; a score without a resolvable difference (JEMMIG) is never marked."""
