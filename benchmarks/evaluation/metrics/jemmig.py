@@ -5,8 +5,11 @@ carries other information scores as well. JEMMIG replaces the best code's inform
 joint entropy with the factor minus that information, H(z*, y) - I(z*; y) = H(z* | y) + H(y | z*), which
 is small only when z* and y determine each other, and adds the second-best code's information
 I(z°; y) as MIG subtracts it. Normalised per factor by its upper bound H(y) + log(number of bins) and
-subtracted from 1: 1 when a code equals the factor and no other code knows it, near 0 when the codes
-are unrelated to the factors.
+subtracted from 1: 1 when a code equals the factor and no other code knows it. Codes unrelated to the
+factors do not score 0 but 1 - (H(z*) + H(y)) / (H(y) + log(number of bins)), above 0 by as much as the
+binned code's entropy falls short of log(number of bins): 0.11-0.14 for untrained encoders and
+independent Gaussian codes on dMelodies (results/null_floor/), where half the reference study's trained
+runs score no higher.
 """
 from __future__ import annotations
 
