@@ -50,6 +50,7 @@ import glob
 import io
 import math
 import os
+import textwrap
 from typing import Sequence
 
 import dmelodies_tfds as d
@@ -516,8 +517,8 @@ def _per_run_panels(records: Sequence[dict], has_data, draw, finish, title: str)
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(groups):]:
         axis.set_visible(False)
-    # On one panel's width the title takes two lines rather than being cut at the figure's edges.
-    figure.suptitle(title + ("\n" if columns == 1 else " ") + "(every seed a line)")
+    # On one panel's width the title takes more lines rather than being cut at the figure's edges.
+    figure.suptitle(textwrap.fill(title, 45) + "\n(every seed a line)" if columns == 1 else f"{title} (every seed a line)")
     figure.tight_layout()
     return figure
 
