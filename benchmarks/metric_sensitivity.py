@@ -34,15 +34,25 @@ def main(argv=None) -> int:
                         help="the size every other is compared with (one of --sizes)")
     parser.add_argument("--summary_only", action="store_true",
                         help="score nothing: summarise the runs OUT already holds (of a study stopped part-way)")
+    parser.add_argument("--no_summary", action="store_true",
+                        help="score, and leave OUT's summary as it is: for one of several processes that score "
+                             "parts of a study into one OUT (run the whole command last to summarise)")
     args = parser.parse_args(argv)
+    if args.summary_only and args.no_summary:
+        parser.error("--summary_only and --no_summary exclude each other: the first only summarises")
     try:
         settings = sensitivity.Settings(*([int(v) for v in cli.comma_list(text)]
                                           for text in (args.bins, args.sizes, args.seeds)),
                                         standard_size=args.standard_size)
-        summary = sensitivity.study(args.root, args.out, args.filter, settings, scoring=not args.summary_only)
+        summary = sensitivity.study(args.root, args.out, args.filter, settings, scoring=not args.summary_only,
+                                    summarising=not args.no_summary)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if summary is None:
+        print(f"scored the runs matching {args.filter or 'anything'} into {args.out}; no summary written "
+              "(rerun without --no_summary to write it)")
+        return 0
     print(sensitivity.table(summary), end="")
     print(f"{len(summary['runs'])} run(s) scored, {len(summary['runs_missing'])} not yet; wrote {args.out}")
     return 0

@@ -400,10 +400,12 @@ def score_run(root: str, run: str, settings: Settings, progress=print, previous:
 
 
 def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings = Settings(), progress=print,
-          scoring: bool = True) -> dict:
+          scoring: bool = True, summarising: bool = True) -> dict | None:
     """Scores every run under ``root`` matching ``filters`` that ``out`` does not hold yet with the same
     settings (none with ``scoring=False``), one file each, written as soon as it is done; then summarises the
-    runs scored (:func:`summarise`) and writes the summary, the table and the figure. Returns the summary."""
+    runs scored (:func:`summarise`) and writes the summary, the table and the figure. Returns the summary;
+    with ``summarising=False`` writes and returns none (one of several processes sharing ``out``, each
+    scoring a part: the summary of a part would replace the whole's until the whole is summarised again)."""
     runs = find_runs(root, filters)
     if not runs:
         raise ValueError(f"no run under {root!r} matches {list(filters) or 'anything'}")
@@ -424,6 +426,8 @@ def study(root: str, out: str, filters: Sequence[str] = (), settings: Settings =
         result = score_run(root, run, settings, progress, previous=found)
         os.makedirs(os.path.dirname(run_file(out, run)), exist_ok=True)
         write_text(run_file(out, run), json.dumps(result, indent=2) + "\n")
+    if not summarising:
+        return None
     scored = [found for found in (read_run(out, run) for run in runs)
               if found is not None and same_settings(found, settings)]
     folders = {run: os.path.join(root, *run.split("/")) for run in runs}

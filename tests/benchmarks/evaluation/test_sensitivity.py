@@ -67,6 +67,12 @@ def test_every_cell_is_scored_the_standard_one_reproduces_evaluate_and_a_rerun_r
     assert command.main([f"--root={root}", f"--out={out}", *ARGUMENTS]) == 0
     assert f"[1/1] {RUN}: done" in capsys.readouterr().out
     assert os.path.getmtime(sensitivity.run_file(str(out), RUN)) == before
+    # a process that scores part of a study leaves the whole's summary alone
+    summary_before = (out / "sensitivity.json").read_bytes()
+    os.remove(out / "sensitivity.md")
+    assert command.main([f"--root={root}", f"--out={out}", *ARGUMENTS, "--no_summary"]) == 0
+    assert "no summary written" in capsys.readouterr().out
+    assert not (out / "sensitivity.md").exists() and (out / "sensitivity.json").read_bytes() == summary_before
     part = sensitivity.Settings(bins=(20,), sizes=(400,), seeds=(1,), standard_size=400, standard_seed=1)
     again = sensitivity.score_run(root, RUN, part, progress=lambda _: None)["cells"]
     assert {(c["score"], c["bins"], c["size"], c["seed"]): c["value"] for c in again}.items() <= cells.items()
