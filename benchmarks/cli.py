@@ -93,6 +93,14 @@ def comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def positive_int(text: str) -> int:
+    """An argument type: a whole number of at least 1 (runs, repetitions, processes)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log lines (``I 12:00:01 message``) to standard error, libraries at WARNING unless configured."""
     root = logging.getLogger()

@@ -90,10 +90,10 @@ def main(argv=None) -> None:
     parser.add_argument("--backend", choices=(*cli.KERAS_BACKENDS, "local", "ray"), default=None,
                         help="the Keras backend every run trains on (default: $KERAS_BACKEND, else tensorflow); "
                         "'local' and 'ray', its former meaning, still choose the runner")
-    parser.add_argument("--parallel", type=_positive, default=1, help="run up to this many runs (or stacked groups) "
+    parser.add_argument("--parallel", type=cli.positive_int, default=1, help="run up to this many runs (or stacked groups) "
                         "at once on this machine, the cores divided among them as TensorFlow threads, each one's "
                         f"output in its folder's {run_dir.SWEEP_LOG}; local runner only")
-    parser.add_argument("--stack", type=_positive, default=1, help="train up to this many consecutive runs of one "
+    parser.add_argument("--stack", type=cli.positive_int, default=1, help="train up to this many consecutive runs of one "
                         f"gin file as one stacked model (benchmarks.stacked; methods {', '.join(STACKABLE)}); "
                         "on JAX only a grid point's seeds stack; 1: one run at a time; local runner only")
     ray = parser.add_argument_group("Ray (--runner=ray)")
@@ -142,13 +142,6 @@ def main(argv=None) -> None:
                                  stack=args.stack, dry_run=args.dry_run)
     if failed:
         raise SystemExit(f"error: {len(failed)} run(s) failed: {', '.join(failed)}")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import tempfile
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+from benchmarks import cli  # noqa: E402
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # setting -> the extra arguments of benchmarks.evaluate
 SETTINGS = {"library": ["--gin_bindings=evaluation.blas_threads = None"], "one": []}
@@ -68,20 +70,13 @@ def score_concurrently(copies: list[str], metric: str, setting: str) -> list[dic
     return done
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
-    return value
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_dir", required=True, help="a finished training run (read only)")
     parser.add_argument("--metric", nargs="+", default=["downstream_task"],
                         help="configs of gin_configs/metrics/, measured one after another")
-    parser.add_argument("--concurrent", type=_positive, default=os.cpu_count(), help="scorings started at once")
-    parser.add_argument("--repetitions", type=_positive, default=2)
+    parser.add_argument("--concurrent", type=cli.positive_int, default=os.cpu_count(), help="scorings started at once")
+    parser.add_argument("--repetitions", type=cli.positive_int, default=2)
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.model_dir, "encoder.keras")):
         parser.error(f"--model_dir={args.model_dir}: no encoder.keras there (give a finished training run)")

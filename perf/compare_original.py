@@ -251,6 +251,8 @@ def _model_key(text: str) -> str:
 
 
 def _positive(text: str) -> int:
+    # benchmarks.cli.positive_int's twin: this file also runs under the original's Python (--worker=original),
+    # which has no TensorFlow Datasets to import the project with, so it imports nothing of the project at the top.
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
